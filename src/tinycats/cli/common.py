@@ -1,0 +1,54 @@
+"""Options and helpers every command shares: the data folder, progress bars, clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tinycats.errors import TinycatsError
+from tinycats.paths import data_dir
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data, caches and runs folder "
+                 "(default: $TINYCATS_DATA, else ~/.cache/tinycats).", show_default=False),
+]
+
+
+def resolve_data_dir(opt: Path | None) -> Path:
+    return data_dir(opt)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one clear red line to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Progress]:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  transient=False) as p:
+        p.add_task(description, total=total)
+        yield p
+
+
+__all__ = ["DataDirOpt", "TinycatsError", "console", "err_console", "fail", "progress_bar",
+           "resolve_data_dir"]

@@ -1,0 +1,51 @@
+"""``tinycats``: one command tree for data, training, evaluation, export and the runtimes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tinycats import __version__
+from tinycats.cli import classifier_cmds, data_cmds, generator_cmds, web_cmds
+from tinycats.cli.common import err_console
+from tinycats.errors import TinycatsError
+
+app = typer.Typer(help="tinycats: cat breeds, classified and generated, on your own machine.",
+                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+data_app = typer.Typer(help="Fetch, add, prepare and inspect the data.", no_args_is_help=True)
+train_app = typer.Typer(help="Train the classifier or the generator.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure a trained model.", no_args_is_help=True)
+export_app = typer.Typer(help="Export trained models to ONNX + manifest.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.add_typer(export_app, name="export")
+app.add_typer(bench_app, name="bench")
+
+for area in (data_cmds, classifier_cmds, generator_cmds, web_cmds):
+    area.register(app=app, data=data_app, train=train_app, eval=eval_app, export=export_app,
+                  bench=bench_app)
+
+
+@app.command()
+def version() -> None:
+    """Print the tinycats version."""
+    print(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except TinycatsError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

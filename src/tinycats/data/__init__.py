@@ -1,0 +1,1 @@
+"""Data: sources (Oxford-IIIT Pet, labeled folders), decoding, the uint8 cache, augmentation."""

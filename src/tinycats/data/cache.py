@@ -1,0 +1,242 @@
+"""The prepared cache: decoded, square-resized uint8 arrays per source and size, plus a manifest.
+
+Layout: ``<data>/cache/<source>/s<size>/`` holding ``images.npy`` (N, S, S, 3 uint8, loaded with
+mmap so opening is instant), ``labels.npy`` (int16 index into ``LABEL_KEYS``), ``splits.npy``
+(int8 index into ``SPLITS``), ``names.json`` and ``manifest.json`` (counts per label and split,
+what was skipped and why, the input fingerprint and the parameters). A second ``prepare`` with
+the same inputs finds a matching fingerprint and reuses the cache; changed inputs rebuild it.
+Why this format: docs/decisions/0003-cache-format.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinycats.breeds import ANY_CAT, CLASSIFIER_LABELS, UnknownBreedError, lookup
+from tinycats.data import oxford
+from tinycats.data.images import BadImageError, load_square
+from tinycats.data.sources import Source, load_registry
+from tinycats.data.splits import carve_validation
+from tinycats.errors import TinycatsError
+
+CACHE_VERSION = 1
+#: Label ids stored in a cache: the classifier labels, then ``any_cat`` for unlabeled cats.
+LABEL_KEYS: tuple[str, ...] = (*(lab.key for lab in CLASSIFIER_LABELS), ANY_CAT.key)
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class Entry:
+    path: Path
+    name: str  # unique within the source, e.g. "Bengal_12" or "Sphynx/abc.jpg"
+    label: str  # one of LABEL_KEYS
+    split: str  # one of SPLITS
+
+
+@dataclass
+class Plan:
+    entries: list[Entry]
+    skipped: dict[str, list[str]]  # reason -> names
+    notes: dict[str, int]
+
+
+def plan_oxford(src: Source) -> Plan:
+    sc = oxford.scan(Path(src.path))
+    trainval = [it for it in sc.items if it.split == "trainval"]
+    val = carve_validation([it.stem for it in trainval], [it.label_key for it in trainval])
+    entries = [
+        Entry(it.path, it.stem, it.label_key,
+              "test" if it.split == "test" else ("val" if it.stem in val else "train"))
+        for it in sc.items
+    ]
+    skipped: dict[str, list[str]] = {}
+    if sc.unlisted:
+        skipped["unlisted"] = sc.unlisted
+    if sc.unknown_name:
+        skipped["unknown_name"] = sc.unknown_name
+    return Plan(entries, skipped, {"listed_missing": sc.listed_missing})
+
+
+def folder_label(folder_name: str) -> str:
+    """Label key for an ImageFolder sub-folder name, matched leniently."""
+    return lookup(folder_name, allow=(*CLASSIFIER_LABELS, ANY_CAT)).key
+
+
+def plan_folder(src: Source) -> Plan:
+    """A labeled folder: flat (every image gets ``src.label``) or ``<Label>/<image>``.
+
+    Supplementary images go to the train split only: the validation and test sets stay the
+    official Oxford ones, so numbers remain comparable with and without extra data.
+    """
+    root = Path(src.path)
+    entries: list[Entry] = []
+    skipped: dict[str, list[str]] = {}
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.setdefault("not_image_suffix", []).append(rel)
+            continue
+        if src.label is not None:
+            label = src.label
+        else:
+            if len(p.relative_to(root).parts) < 2:
+                skipped.setdefault("no_label_folder", []).append(rel)
+                continue
+            try:
+                label = folder_label(p.relative_to(root).parts[0])
+            except UnknownBreedError:
+                skipped.setdefault("unknown_label", []).append(rel)
+                continue
+        entries.append(Entry(p, rel, label, "train"))
+    return Plan(entries, skipped, {})
+
+
+def plan_source(src: Source) -> Plan:
+    return plan_oxford(src) if src.kind == "oxford" else plan_folder(src)
+
+
+def fingerprint(src: Source, plan: Plan, size: int) -> str:
+    """Hash of everything the cache depends on: file names, sizes, mtimes, labels, splits."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{src.kind}|{src.label}".encode())
+    for e in plan.entries:
+        st = e.path.stat()
+        h.update(f"{e.name}|{e.label}|{e.split}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for reason, names in sorted(plan.skipped.items()):
+        h.update(f"{reason}:{','.join(names)}\n".encode())
+    return h.hexdigest()
+
+
+def _decode(args: tuple[str, int]) -> tuple[np.ndarray | None, str]:
+    path, size = args
+    try:
+        return load_square(path, size), ""
+    except BadImageError as e:
+        return None, e.reason
+
+
+@dataclass
+class CacheInfo:
+    path: Path
+    manifest: dict[str, object]
+    reused: bool
+
+
+def cache_path(root: Path, source: str, size: int) -> Path:
+    return root / "cache" / source / f"s{size}"
+
+
+def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = None,
+                   progress: Callable[[int, int], None] | None = None,
+                   force: bool = False) -> CacheInfo:
+    plan = plan_source(src)
+    out = cache_path(root, src.name, size)
+    fp = fingerprint(src, plan, size)
+    man_file = out / "manifest.json"
+    if not force and man_file.exists():
+        man = json.loads(man_file.read_text())
+        if man.get("fingerprint") == fp and (out / "images.npy").exists():
+            return CacheInfo(out, man, True)
+
+    n = len(plan.entries)
+    arr = np.zeros((n, size, size, 3), dtype=np.uint8)
+    keep = np.zeros(n, dtype=bool)
+    skipped: dict[str, list[str]] = {k: list(v) for k, v in plan.skipped.items()}
+    jobs = [(str(e.path), size) for e in plan.entries]
+    nworkers = workers or min(4, os.cpu_count() or 1)
+    results: Iterable[tuple[np.ndarray | None, str]]
+    if nworkers > 1 and n > 64:
+        pool = ProcessPoolExecutor(nworkers)
+        results = pool.map(_decode, jobs, chunksize=32)
+    else:
+        pool = None
+        results = map(_decode, jobs)
+    try:
+        for i, (img, reason) in enumerate(results):
+            if img is None:
+                skipped.setdefault(reason, []).append(plan.entries[i].name)
+            else:
+                arr[i] = img
+                keep[i] = True
+            if progress:
+                progress(i + 1, n)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+    kept = [e for e, k in zip(plan.entries, keep, strict=True) if k]
+    labels = np.array([LABEL_KEYS.index(e.label) for e in kept], dtype=np.int16)
+    splits = np.array([SPLITS.index(e.split) for e in kept], dtype=np.int8)
+    counts: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
+    for (lab, sp), c in sorted(Counter((e.label, e.split) for e in kept).items()):
+        counts[sp][lab] = c
+    manifest: dict[str, object] = {
+        "cache_version": CACHE_VERSION,
+        "source": src.name,
+        "source_kind": src.kind,
+        "source_path": src.path,
+        "size": size,
+        "count": len(kept),
+        "counts": counts,
+        "skipped": {k: {"count": len(v), "names": v[:50]} for k, v in sorted(skipped.items())},
+        "notes": plan.notes,
+        "label_keys": list(LABEL_KEYS),
+        "splits": list(SPLITS),
+        "fingerprint": fp,
+    }
+    # Build in a temporary folder and swap it in: a cache is either complete or absent.
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "images.npy", arr[keep])
+    np.save(tmp / "labels.npy", labels)
+    np.save(tmp / "splits.npy", splits)
+    (tmp / "names.json").write_text(json.dumps([e.name for e in kept]))
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return CacheInfo(out, manifest, False)
+
+
+@dataclass
+class CachedSet:
+    images: np.ndarray  # (N, S, S, 3) uint8
+    labels: np.ndarray  # (N,) int16 index into LABEL_KEYS
+    splits: np.ndarray  # (N,) int8 index into SPLITS
+    names: list[str]
+    source: str
+
+
+class CacheMissingError(TinycatsError, FileNotFoundError):
+    pass
+
+
+def load(root: Path, source: str, size: int, *, mmap: bool = True) -> CachedSet:
+    p = cache_path(root, source, size)
+    if not (p / "manifest.json").exists():
+        raise CacheMissingError(
+            f"no prepared cache for source {source!r} at size {size} under {root}; "
+            f"run: tinycats data prepare --size {size}"
+        )
+    return CachedSet(
+        np.load(p / "images.npy", mmap_mode="r" if mmap else None),
+        np.load(p / "labels.npy"),
+        np.load(p / "splits.npy"),
+        json.loads((p / "names.json").read_text()),
+        source,
+    )
+
+
+def registered_sources(root: Path) -> list[Source]:
+    return list(load_registry(root).values())

@@ -1,0 +1,1 @@
+"""TinyDiT: a small pixel-space Diffusion Transformer trained with flow matching."""

@@ -1,0 +1,63 @@
+"""Generator recipe (configs/generator-*.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tinycats.generator.dit import DiTConfig
+
+
+@dataclass
+class GenDataConfig:
+    size: int = 64
+    #: Oxford splits the generator learns from; the test split stays held out for FID.
+    splits: list[str] = field(default_factory=lambda: ["train", "val"])
+    #: share of each batch drawn from the unlabeled cat faces (class ``any_cat``); 0 disables.
+    any_cat_fraction: float = 0.2
+    #: cap on unlabeled images loaded (keeps a carried GPU cache small); None: all.
+    any_cat_limit: int | None = None
+    hflip: bool = True
+
+
+@dataclass
+class GenTrainConfig:
+    batch_size: int = 64  # global batch
+    micro_batch: int | None = None  # per-process micro-batch; None: the whole local batch
+    steps: int = 3000
+    lr: float = 3e-4
+    warmup: int = 200
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    max_minutes: float | None = None  # stop (with a checkpoint) after this wall time
+    ckpt_every: int = 250
+    sample_every: int = 500
+    log_every: int = 25
+    threads: int | None = None  # torch CPU threads; None: torch's default
+    bf16: bool = True  # autocast on CUDA only (bf16 is slower on CPUs without AMX)
+    compile: bool = False
+
+
+@dataclass
+class SamplerDefaults:
+    steps: int = 20
+    cfg_scale: float = 3.0
+    solver: str = "heun"
+    shift: float = 1.0
+
+
+@dataclass
+class GeneratorConfig:
+    name: str = "generator"
+    model: DiTConfig = field(default_factory=DiTConfig)
+    prediction: str = "x"  # "x" (clean image) or "v" (velocity)
+    t_sampling: str = "logit_normal"
+    t_mean: float = 0.0
+    t_std: float = 1.0
+    p_uncond: float = 0.1  # label -> null dropout for classifier-free guidance
+    data: GenDataConfig = field(default_factory=GenDataConfig)
+    train: GenTrainConfig = field(default_factory=GenTrainConfig)
+    sampler: SamplerDefaults = field(default_factory=SamplerDefaults)

@@ -1,0 +1,79 @@
+"""Generator training data: Oxford cat breeds (+ optional unlabeled cats as ``any_cat``), kept in
+memory as uint8, batches drawn deterministically from (seed, step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinycats.breeds import ANY_CAT_ID, BREEDS, NUM_BREEDS
+from tinycats.data import cache
+from tinycats.data.sources import load_registry
+from tinycats.generator.config import GenDataConfig
+
+
+@dataclass
+class GenData:
+    images: torch.Tensor  # (N, 3, S, S) uint8, labeled breeds
+    labels: torch.Tensor  # (N,) int64 generator class ids (breeds only)
+    extra: torch.Tensor | None  # (M, 3, S, S) uint8 unlabeled cats (class any_cat)
+
+    def per_class_counts(self) -> dict[str, int]:
+        counts = {b.key: int((self.labels == b.id).sum()) for b in BREEDS}
+        counts["any_cat"] = 0 if self.extra is None else int(self.extra.shape[0])
+        return counts
+
+
+def from_arrays(images: np.ndarray, labels: np.ndarray, extra: np.ndarray | None = None
+                ) -> GenData:
+    def chw(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).contiguous()
+
+    return GenData(chw(images), torch.from_numpy(labels.astype(np.int64)),
+                   None if extra is None or len(extra) == 0 else chw(extra))
+
+
+def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
+    ox = cache.load(root, "oxford", cfg.size, mmap=False)
+    split_ids = [cache.SPLITS.index(s) for s in cfg.splits]
+    # Cache label ids 0..11 are the breeds (same ids as generator classes); "other" is dropped.
+    keep = np.isin(ox.splits, split_ids) & (ox.labels < NUM_BREEDS)
+    extra = None
+    if cfg.any_cat_fraction > 0:
+        parts = []
+        for src in load_registry(root).values():
+            if src.label == "any_cat":
+                cs = cache.load(root, src.name, cfg.size, mmap=True)
+                parts.append(np.asarray(cs.images))
+        if parts:
+            extra = np.concatenate(parts)
+            if cfg.any_cat_limit is not None:
+                extra = extra[: cfg.any_cat_limit]
+    return from_arrays(ox.images[keep], ox.labels[keep], extra)
+
+
+def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
+    """The global batch for ``step``: images in [-1, 1] (B, 3, S, S) and class ids (B,).
+    Returns the generator too, so the caller draws t, noise and label dropout from the same
+    deterministic stream."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    n = data.images.shape[0]
+    use_extra = torch.zeros(batch, dtype=torch.bool)
+    if data.extra is not None and cfg.any_cat_fraction > 0:
+        use_extra = torch.rand(batch, generator=g) < cfg.any_cat_fraction
+    idx = torch.randint(0, n, (batch,), generator=g)
+    imgs = data.images[idx]
+    labels = data.labels[idx].clone()
+    if data.extra is not None and use_extra.any():
+        eidx = torch.randint(0, data.extra.shape[0], (int(use_extra.sum()),), generator=g)
+        imgs[use_extra] = data.extra[eidx]
+        labels[use_extra] = ANY_CAT_ID
+    x = imgs.float() / 127.5 - 1.0
+    if cfg.hflip:
+        flip = torch.rand(batch, generator=g) < 0.5
+        x[flip] = x[flip].flip(-1)
+    return x, labels, g

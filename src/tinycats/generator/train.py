@@ -1,0 +1,241 @@
+"""Generator training loop: flow matching on TinyDiT, visible from top to bottom.
+
+One step: draw the global batch from (seed, step) -> take this rank's slice -> micro-batches
+(gradient accumulation) -> average grads across ranks -> skip the step if the loss is NaN/inf ->
+clip -> AdamW -> EMA. On CUDA: bf16 autocast, and an out-of-memory error halves the micro-batch
+and retries the step. Checkpoints are atomic; a run resumes from ``last.pt`` in its folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+import yaml
+
+from tinycats.breeds import BREEDS, NULL_ID, NUM_GENERATOR_CLASSES
+from tinycats.config import to_dict
+from tinycats.generator import flow
+from tinycats.generator.config import GeneratorConfig
+from tinycats.generator.data import GenData, draw_batch
+from tinycats.generator.dit import TinyDiT, count_params, one_hot
+from tinycats.grid import make_grid, save_png, to_uint8
+from tinycats.training import checkpoint, distributed
+from tinycats.training.ema import EMA
+from tinycats.training.runlog import RunLog
+from tinycats.training.schedule import lr_at
+
+T_BINS = 5
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def sample_grid(model: TinyDiT, cfg: GeneratorConfig, device: torch.device, per_class: int = 2,
+                seed: int = 0) -> np.ndarray:
+    """A (per_class rows x 13 columns) grid: every breed plus ``any_cat``, fixed noise."""
+    classes = [b.id for b in BREEDS] + [NUM_GENERATOR_CLASSES - 2]
+    labels = torch.tensor(classes * per_class, device=device)
+    g = torch.Generator().manual_seed(seed)
+    s = cfg.model.image_size
+    noise = torch.randn(len(labels), 3, s, s, generator=g).to(device)
+    y = one_hot(labels).to(device)
+    y_null = one_hot(torch.full_like(labels, NULL_ID)).to(device)
+    sc = cfg.sampler
+    x = flow.sample(model, noise, y, y_null, steps=sc.steps, cfg_scale=sc.cfg_scale,
+                    prediction=cfg.prediction, solver=sc.solver, shift=sc.shift)  # type: ignore[arg-type]
+    return make_grid(to_uint8(x.float().cpu().numpy()), ncols=len(classes))
+
+
+def save_final(path: Path, ema: EMA, cfg: GeneratorConfig, step: int,
+               extra: dict[str, Any]) -> None:
+    checkpoint.save_atomic({"model": ema.model.state_dict(), "config": to_dict(cfg),
+                            "step": step, "kind": "generator-ema", **extra}, path)
+
+
+def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "auto",
+          resume: bool = True, log: Callable[[str], None] = print,
+          stop_after_steps: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a generator in ``run_dir``. Returns a summary dict.
+
+    ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
+    tc = cfg.train
+    dev = pick_device(device)
+    dist = distributed.init(dev.type)
+    if dist.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", dist.local_rank)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)
+
+    model = TinyDiT(cfg.model).to(dev)
+    ema = EMA(model, tc.ema_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tuple(tc.betas),  # type: ignore[arg-type]
+                            weight_decay=tc.weight_decay)
+    fwd = torch.compile(model) if tc.compile else model
+    if tc.batch_size % dist.world:
+        raise ValueError(f"batch_size {tc.batch_size} is not divisible by {dist.world} processes")
+    local_batch = tc.batch_size // dist.world
+    micro = min(tc.micro_batch or local_batch, local_batch)
+
+    step, skipped, seen = 0, 0, 0
+    last = run_dir / "last.pt"
+    if resume and last.exists():
+        ck = checkpoint.load(last, map_location=dev)
+        if ck.get("config", {}).get("model") != to_dict(cfg)["model"]:
+            raise checkpoint.CheckpointError(
+                f"{last} was trained with a different model config; use a new run folder "
+                "or --fresh")
+        model.load_state_dict(ck["model"])
+        ema.model.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, skipped, seen = ck["step"], ck.get("skipped", 0), ck.get("seen", 0)
+        micro = min(ck.get("micro", micro), local_batch)
+        if dist.is_main:
+            log(f"resumed from {last} at step {step}")
+    runlog = RunLog(run_dir, enabled=dist.is_main)
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        log(f"TinyDiT {count_params(model) / 1e6:.2f}M params on {dev} x{dist.world}; "
+            f"data {data.per_class_counts()}")
+
+    stop = {"flag": False}
+
+    def on_term(signum: int, frame: object) -> None:  # preemption: checkpoint, then exit
+        stop["flag"] = True
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    use_bf16 = tc.bf16 and dev.type == "cuda"
+
+    def save_ckpt() -> None:
+        if dist.is_main:
+            checkpoint.save_atomic({"model": model.state_dict(), "ema": ema.model.state_dict(),
+                                    "opt": opt.state_dict(), "step": step, "skipped": skipped,
+                                    "seen": seen, "micro": micro, "config": to_dict(cfg)}, last)
+
+    t_start = time.time()
+    t_win, n_win = time.time(), 0
+    bins_sum = np.zeros(T_BINS)
+    bins_cnt = np.zeros(T_BINS)
+    loss_win: list[float] = []
+    end_step = tc.steps if stop_after_steps is None else min(tc.steps, stop_after_steps)
+    try:
+        while step < end_step and not stop["flag"]:
+            lr = lr_at(step, peak=tc.lr, warmup=tc.warmup, total=tc.steps,
+                       min_ratio=tc.min_lr_ratio)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x, labels, g = draw_batch(data, cfg.data, tc.batch_size, tc.seed, step)
+            drop = torch.rand(tc.batch_size, generator=g) < cfg.p_uncond
+            labels = torch.where(drop, torch.full_like(labels, NULL_ID), labels)
+            t = flow.sample_t(tc.batch_size, cfg.t_sampling, mean=cfg.t_mean, std=cfg.t_std,
+                              generator=g)
+            eps = torch.randn(x.shape, generator=g)
+            sl = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)
+            x, labels, t, eps = x[sl].to(dev), labels[sl].to(dev), t[sl].to(dev), eps[sl].to(dev)
+
+            while True:  # retried with a smaller micro-batch after a CUDA OOM
+                try:
+                    opt.zero_grad(set_to_none=True)
+                    loss_sum = 0.0
+                    per_all = []
+                    for i in range(0, local_batch, micro):
+                        j = slice(i, i + micro)
+                        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                            loss, per = flow.flow_loss(fwd, x[j], one_hot(labels[j]).to(dev),
+                                                       t[j], eps[j], cfg.prediction)  # type: ignore[arg-type]
+                        (loss * (per.shape[0] / local_batch)).backward()
+                        loss_sum += float(loss.detach()) * per.shape[0] / local_batch
+                        per_all.append(per.detach())
+                    break
+                except torch.cuda.OutOfMemoryError:
+                    if micro <= 1:
+                        raise
+                    micro = max(1, micro // 2)
+                    torch.cuda.empty_cache()
+                    log(f"CUDA out of memory: micro-batch halved to {micro}, step {step} retried")
+
+            distributed.all_reduce_grads(model, dist.world)
+            loss_val = distributed.all_reduce_scalar(loss_sum, dist.world, dev)
+            if not math.isfinite(loss_val):
+                skipped += 1
+                opt.zero_grad(set_to_none=True)
+                log(f"step {step}: non-finite loss, step skipped ({skipped} so far)")
+                step += 1
+                continue
+            gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
+            opt.step()
+            ema.update(model, step)
+            step += 1
+            seen += tc.batch_size
+            n_win += tc.batch_size
+            loss_win.append(loss_val)
+            per_cat = torch.cat(per_all).float().cpu().numpy()
+            b = np.minimum((t.cpu().numpy() * T_BINS).astype(int), T_BINS - 1)
+            np.add.at(bins_sum, b, per_cat)
+            np.add.at(bins_cnt, b, 1)
+
+            if dist.is_main and (step % tc.log_every == 0 or step == end_step):
+                dt = time.time() - t_win
+                ips = n_win / max(dt, 1e-9)
+                bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
+                        for k in range(T_BINS)}
+                mean_loss = float(np.mean(loss_win))
+                runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
+                           img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
+                log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
+                    f"gnorm {gnorm:.2f} {ips:.1f} img/s "
+                    f"elapsed {(time.time() - t_start) / 60:.1f} min")
+                t_win, n_win = time.time(), 0
+                bins_sum[:] = 0
+                bins_cnt[:] = 0
+                loss_win = []
+            if step % tc.ckpt_every == 0:
+                save_ckpt()
+            if dist.is_main and tc.sample_every and step % tc.sample_every == 0:
+                grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
+                save_png(grid, run_dir / "samples" / f"step{step:06d}.png", upscale=2)
+            if tc.max_minutes is not None and (time.time() - t_start) / 60 > tc.max_minutes:
+                log(f"max_minutes {tc.max_minutes} reached at step {step}; stopping")
+                break
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    save_ckpt()
+    summary = {"step": step, "seen": seen, "skipped": skipped, "micro": micro,
+               "minutes": round((time.time() - t_start) / 60, 2),
+               "per_class_images": data.per_class_counts(), "params": count_params(model)}
+    if dist.is_main:
+        save_final(run_dir / "ema.pt", ema, cfg, step, {"summary": summary})
+        grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
+        save_png(grid, run_dir / "samples" / "final.png", upscale=2)
+        (run_dir / "summary.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
+    distributed.shutdown()
+    return summary
+
+
+def load_generator(path: Path, device: str | torch.device = "cpu"
+                   ) -> tuple[TinyDiT, GeneratorConfig]:
+    """Load EMA weights (``ema.pt``) or a training checkpoint (``last.pt``: its EMA part)."""
+    from tinycats.config import from_dict
+
+    ck = checkpoint.load(path, map_location=device)
+    cfg = from_dict(GeneratorConfig, ck["config"])
+    model = TinyDiT(cfg.model)
+    model.load_state_dict(ck["ema"] if "ema" in ck else ck["model"])
+    return model.to(device).eval(), cfg
+
+
+def replace(cfg: GeneratorConfig, **train_overrides: Any) -> GeneratorConfig:
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train_overrides))

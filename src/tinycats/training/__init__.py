@@ -1,0 +1,1 @@
+"""What both trainers share: EMA, checkpoints, LR schedule, distributed helpers, logging."""
