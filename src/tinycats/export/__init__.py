@@ -1,0 +1,1 @@
+"""Export: ONNX files, quantised variants, parity checks, and the manifest the runtimes read."""

@@ -1,0 +1,111 @@
+"""``manifest.json``: the contract between Python and every runtime (browser and CLI).
+
+One file for both models. The runtimes read labels, input size, normalisation, the sampler
+contract, file names, sizes and sha256 from here; nothing about the models is hard-coded
+elsewhere. Schema: docs/manifest.md. This module writes it (used by both exporters) and reads
+and verifies it (used by the ONNX runtime; it imports neither torch nor onnx).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tinycats import __version__
+from tinycats.errors import TinycatsError
+
+FORMAT = "tinycats-manifest"
+VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+class ManifestError(TinycatsError):
+    pass
+
+
+class ModelIntegrityError(TinycatsError):
+    """A model file is missing, or its size/sha256 does not match the manifest."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def producer_versions() -> dict[str, str]:
+    out = {"tinycats": __version__, "python": platform.python_version()}
+    for mod in ("torch", "onnx", "onnxruntime", "numpy"):
+        # a runtime-only install has no torch/onnx: that is fine
+        with contextlib.suppress(Exception):
+            out[mod] = __import__(mod).__version__
+    return out
+
+
+def load(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ManifestError(f"no manifest at {path}; export a model first "
+                            "(tinycats export classifier / generator)")
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ManifestError(f"{path} is not valid JSON: {e}") from e
+    if m.get("format") != FORMAT:
+        raise ManifestError(f"{path} is not a tinycats manifest")
+    if m.get("version", 0) > VERSION:
+        raise ManifestError(f"{path} has manifest version {m['version']}; this tinycats reads "
+                            f"up to {VERSION}: upgrade tinycats")
+    return m
+
+
+def update_model(path: Path, key: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Insert or replace ``models[key]`` and rewrite the manifest atomically."""
+    m = load(path) if path.exists() else {"format": FORMAT, "version": VERSION, "models": {}}
+    entry = {**entry, "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+             "producer": producer_versions()}
+    m["models"][key] = entry
+    m["models"] = dict(sorted(m["models"].items()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(m, indent=2) + "\n")
+    os.replace(tmp, path)
+    return m
+
+
+def model_entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
+    try:
+        return dict(manifest["models"][key])
+    except KeyError:
+        raise ManifestError(f"the manifest has no {key!r} model; export it first") from None
+
+
+def resolve_file(manifest_path: Path, entry: dict[str, Any], variant: str | None = None
+                 ) -> tuple[Path, dict[str, Any]]:
+    """Path and file entry of a model variant, verified against the manifest's size and sha256.
+
+    Refuses (ModelIntegrityError) a missing file or one whose bytes differ from the manifest."""
+    files = entry["files"]
+    variant = variant or entry.get("default_variant") or next(iter(files))
+    if variant not in files:
+        raise ManifestError(f"unknown model variant {variant!r}; available: {', '.join(files)}")
+    fe = files[variant]
+    p = manifest_path.parent / fe["file"]
+    if not p.exists():
+        raise ModelIntegrityError(f"model file {p} is missing")
+    if p.stat().st_size != fe["bytes"] or sha256_file(p) != fe["sha256"]:
+        raise ModelIntegrityError(
+            f"model file {p} does not match the manifest (size or sha256 differs): refusing "
+            "to load a modified or damaged model; re-export it or restore the original")
+    return p, fe
