@@ -72,7 +72,8 @@ def load(path: Path) -> dict[str, Any]:
 
 def update_model(path: Path, key: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Insert or replace ``models[key]`` and rewrite the manifest atomically."""
-    m = load(path) if path.exists() else {"format": FORMAT, "version": VERSION, "models": {}}
+    m: dict[str, Any] = (load(path) if path.exists()
+                         else {"format": FORMAT, "version": VERSION, "models": {}})
     entry = {**entry, "exported": datetime.now(UTC).isoformat(timespec="seconds"),
              "producer": producer_versions()}
     m["models"][key] = entry
