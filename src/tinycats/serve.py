@@ -1,0 +1,178 @@
+"""A small static server for the built web app (``tinycats serve``).
+
+What a plain ``python -m http.server`` lacks for this app:
+
+- Cross-origin isolation headers (``Cross-Origin-Opener-Policy: same-origin``,
+  ``Cross-Origin-Embedder-Policy: require-corp``, plus ``Cross-Origin-Resource-Policy``), without
+  which ONNX Runtime Web silently runs on one thread.
+- Correct MIME types for ``.wasm`` (streaming compilation needs ``application/wasm``), ``.mjs``
+  (module workers are refused unless served as JavaScript) and ``.onnx``.
+- No directory listings, no path traversal (``..``, encoded or not, and symlinks that lead out
+  of the folder), no dot-files: anything outside the built app answers 404.
+
+Only for local use: it binds 127.0.0.1 by default and has no TLS.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tinycats.errors import TinycatsError
+
+#: Headers every response carries (the page, the workers, the wasm, the models).
+ISOLATION_HEADERS: dict[str, str] = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+MIME_TYPES: dict[str, str] = {
+    "": "application/octet-stream",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".wasm": "application/wasm",
+    ".onnx": "application/octet-stream",
+    ".data": "application/octet-stream",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+}
+
+
+class ServeError(TinycatsError):
+    pass
+
+
+class AppRequestHandler(SimpleHTTPRequestHandler):
+    """Serves one folder: files only, safe paths, isolation headers, explicit MIME types."""
+
+    extensions_map = MIME_TYPES  # type: ignore[assignment]
+    server_version = "tinycats-serve"
+    sys_version = ""
+    quiet = False
+
+    def __init__(self, *args: Any, directory: str, **kwargs: Any) -> None:
+        self.root = os.path.realpath(directory)
+        super().__init__(*args, directory=self.root, **kwargs)
+
+    # --- paths -----------------------------------------------------------------------------
+    def resolve(self, url_path: str) -> str | None:
+        """Absolute file path for a URL path, or None when it must not be served."""
+        path = url_path.split("?", 1)[0].split("#", 1)[0]
+        try:
+            path = urllib.parse.unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in path or "\\" in path:
+            return None
+        parts = [p for p in path.split("/") if p]
+        if any(p == ".." or p.startswith(".") for p in parts):
+            return None
+        full = os.path.realpath(os.path.join(self.root, *parts))
+        if full != self.root and not full.startswith(self.root + os.sep):
+            return None  # a symlink that leads out of the folder
+        if os.path.isdir(full):
+            index = os.path.join(full, "index.html")
+            return index if os.path.isfile(index) else None
+        return full if os.path.isfile(full) else None
+
+    def translate_path(self, path: str) -> str:
+        resolved = self.resolve(path)
+        # a path that cannot exist: send_head then answers 404
+        return resolved if resolved is not None else os.path.join(self.root, "\x00missing")
+
+    def send_head(self) -> Any:
+        url_path = urllib.parse.urlsplit(self.path).path
+        if self.resolve(url_path) is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "Not found")
+            return None
+        # translate_path maps a folder to its index.html, so the base class never redirects
+        # or lists: it opens the file, answers 304 to a matching If-Modified-Since, or 200
+        return super().send_head()
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        self.send_error(HTTPStatus.NOT_FOUND, "Not found")
+        return None
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        ext = os.path.splitext(str(path))[1].lower()
+        return MIME_TYPES.get(ext, "application/octet-stream")
+
+    # --- headers and logging ---------------------------------------------------------------
+    def end_headers(self) -> None:
+        for k, v in ISOLATION_HEADERS.items():
+            self.send_header(k, v)
+        # revalidate everything (Last-Modified / If-Modified-Since give cheap 304s); the app
+        # keeps the models in the Cache API itself, keyed by their sha256
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.quiet:
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+
+
+def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, *,
+                quiet: bool = False) -> ThreadingHTTPServer:
+    """A ready-to-run server for ``directory`` (port 0 picks a free port)."""
+    root = Path(directory)
+    if not (root / "index.html").is_file():
+        raise ServeError(f"{root} has no index.html: build the web app first (make web-build)")
+
+    h_cls: type[AppRequestHandler] = type("Handler", (AppRequestHandler,), {"quiet": quiet})
+
+    def handler(*args: Any, **kwargs: Any) -> AppRequestHandler:
+        return h_cls(*args, directory=str(root), **kwargs)
+
+    ThreadingHTTPServer.allow_reuse_address = True
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+def server_url(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    shown = host if isinstance(host, str) else host.decode()
+    if shown in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def serve_forever(server: ThreadingHTTPServer,
+                  on_ready: Callable[[str], None] | None = None) -> None:
+    if on_ready is not None:
+        on_ready(server_url(server))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    """Start ``server`` in a daemon thread (tests, benchmarks); stop with ``server.shutdown()``."""
+    th = threading.Thread(target=server.serve_forever, name="tinycats-serve", daemon=True)
+    th.start()
+    return th
