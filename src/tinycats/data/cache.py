@@ -5,13 +5,14 @@ mmap so opening is instant), ``labels.npy`` (int16 index into ``LABEL_KEYS``), `
 (int8 index into ``SPLITS``), ``names.json`` and ``manifest.json`` (counts per label and split,
 what was skipped and why, the input fingerprint and the parameters). A second ``prepare`` with
 the same inputs finds a matching fingerprint and reuses the cache; changed inputs rebuild it.
-Why this format: docs/decisions/0003-cache-format.md.
+Why this format: docs/decisions/0001-cache-format.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections import Counter
@@ -29,7 +30,7 @@ from tinycats.data.sources import Source, load_registry
 from tinycats.data.splits import carve_validation
 from tinycats.errors import TinycatsError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: EXIF orientation applied, 16-bit and float images scaled
 #: Label ids stored in a cache: the classifier labels, then ``any_cat`` for unlabeled cats.
 LABEL_KEYS: tuple[str, ...] = (*(lab.key for lab in CLASSIFIER_LABELS), ANY_CAT.key)
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -82,7 +83,9 @@ def plan_folder(src: Source) -> Plan:
     root = Path(src.path)
     entries: list[Entry] = []
     skipped: dict[str, list[str]] = {}
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    # Hidden files and folders (.DS_Store, ._AppleDouble, .git) are never data.
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(root).parts))
     for p in files:
         rel = p.relative_to(root).as_posix()
         if p.suffix.lower() not in IMAGE_SUFFIXES:
@@ -103,7 +106,15 @@ def plan_folder(src: Source) -> Plan:
     return Plan(entries, skipped, {})
 
 
+class SourceMissingError(TinycatsError, FileNotFoundError):
+    pass
+
+
 def plan_source(src: Source) -> Plan:
+    if not Path(src.path).is_dir():
+        # Without this, a moved folder would scan as empty and quietly yield an empty cache.
+        raise SourceMissingError(f"source {src.name!r}: folder {src.path} is missing (moved or "
+                                 "deleted?); add it again from its new place")
     return plan_oxford(src) if src.kind == "oxford" else plan_folder(src)
 
 
@@ -111,8 +122,12 @@ def fingerprint(src: Source, plan: Plan, size: int) -> str:
     """Hash of everything the cache depends on: file names, sizes, mtimes, labels, splits."""
     h = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{src.kind}|{src.label}".encode())
     for e in plan.entries:
-        st = e.path.stat()
-        h.update(f"{e.name}|{e.label}|{e.split}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        try:
+            st = e.path.stat()
+            stamp = f"{st.st_size}|{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"  # vanished since the scan: decoding will count it as skipped
+        h.update(f"{e.name}|{e.label}|{e.split}|{stamp}\n".encode())
     for reason, names in sorted(plan.skipped.items()):
         h.update(f"{reason}:{','.join(names)}\n".encode())
     return h.hexdigest()
@@ -124,6 +139,10 @@ def _decode(args: tuple[str, int]) -> tuple[np.ndarray | None, str]:
         return load_square(path, size), ""
     except BadImageError as e:
         return None, e.reason
+    except Exception as e:
+        # Last line of defence: one odd file must never stop a prepare of thousands. It is
+        # counted under its exception name so it can be looked at, not silently dropped.
+        return None, f"decode_error_{e.__class__.__name__}"
 
 
 @dataclass
@@ -157,7 +176,9 @@ def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = 
     nworkers = workers or min(4, os.cpu_count() or 1)
     results: Iterable[tuple[np.ndarray | None, str]]
     if nworkers > 1 and n > 64:
-        pool = ProcessPoolExecutor(nworkers)
+        # spawn, not fork: the caller may run threads (a progress bar), and fork copies their
+        # locks in whatever state they are in.
+        pool = ProcessPoolExecutor(nworkers, mp_context=multiprocessing.get_context("spawn"))
         results = pool.map(_decode, jobs, chunksize=32)
     else:
         pool = None
@@ -173,7 +194,7 @@ def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = 
                 progress(i + 1, n)
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
 
     kept = [e for e, k in zip(plan.entries, keep, strict=True) if k]
     labels = np.array([LABEL_KEYS.index(e.label) for e in kept], dtype=np.int16)
@@ -199,7 +220,7 @@ def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    np.save(tmp / "images.npy", arr[keep])
+    np.save(tmp / "images.npy", arr if keep.all() else arr[keep])  # no copy in the usual case
     np.save(tmp / "labels.npy", labels)
     np.save(tmp / "splits.npy", splits)
     (tmp / "names.json").write_text(json.dumps([e.name for e in kept]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tinycats.errors import TinycatsError
 
@@ -44,11 +44,15 @@ def open_rgb(path: Path | str, *, draft_size: int | None = None) -> Image.Image:
                 # JPEG DCT scaling: decode at >= 2x the target size, much faster for big photos.
                 im.draft("RGB", (draft_size * 2, draft_size * 2))
             im.load()
-            return to_rgb(im)
+            # Phone photos store "rotate me" in EXIF; without this a web cat can lie sideways.
+            upright = ImageOps.exif_transpose(im) or im
+            return to_rgb(upright)
     except BadImageError:
         raise
     except UnidentifiedImageError as e:
         raise BadImageError("not_an_image", str(p.name)) from e
+    except PermissionError as e:
+        raise BadImageError("unreadable", f"{p.name}: {e}") from e
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise BadImageError("corrupt", f"{p.name}: {e}") from e
 
@@ -57,6 +61,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
     """Any mode to RGB; transparency is composited on white (not black) so cats stay visible."""
     if im.mode == "RGB":
         return im
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        return _high_depth_to_rgb(im)
     if im.mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA"):
@@ -64,6 +70,20 @@ def to_rgb(im: Image.Image) -> Image.Image:
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(bg, rgba).convert("RGB")
     return im.convert("RGB")
+
+
+def _high_depth_to_rgb(im: Image.Image) -> Image.Image:
+    """16-bit and float grayscale: scale to 0..255 (Pillow's own convert clips or zeroes them)."""
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode == "F" and a.min() >= 0.0 and a.max() <= 1.0:
+        a = a * 255.0  # float images in [0, 1]
+    elif a.min() >= 0 and a.max() <= 65535 and im.mode != "F":
+        a = a / 257.0  # 16-bit range
+    else:
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    g = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.stack([g, g, g], axis=-1))
 
 
 def square_resize(im: Image.Image, size: int) -> np.ndarray:
