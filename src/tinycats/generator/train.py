@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from tinycats.breeds import BREEDS, NULL_ID, NUM_GENERATOR_CLASSES
-from tinycats.config import to_dict
+from tinycats.config import ConfigError, to_dict
 from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import GenData, draw_batch
@@ -84,7 +84,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                             weight_decay=tc.weight_decay)
     fwd = torch.compile(model) if tc.compile else model
     if tc.batch_size % dist.world:
-        raise ValueError(f"batch_size {tc.batch_size} is not divisible by {dist.world} processes")
+        raise ConfigError(f"train.batch_size {tc.batch_size} is not divisible by {dist.world} "
+                          "processes; pick a batch size that is a multiple of --nproc_per_node")
     local_batch = tc.batch_size // dist.world
     micro = min(tc.micro_batch or local_batch, local_batch)
 
@@ -131,7 +132,16 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     loss_win: list[float] = []
     end_step = tc.steps if stop_after_steps is None else min(tc.steps, stop_after_steps)
     try:
-        while step < end_step and not stop["flag"]:
+        while step < end_step:
+            # Stop (SIGTERM, wall-time limit) only when every rank agrees, after the same step.
+            over_time = (tc.max_minutes is not None
+                         and (time.time() - t_start) / 60 > tc.max_minutes)
+            if distributed.any_rank(stop["flag"] or over_time, dist.world, dev):
+                if dist.is_main:
+                    why = "stop requested (SIGTERM)" if stop["flag"] else (
+                        f"max_minutes {tc.max_minutes} reached")
+                    log(f"{why} at step {step}; checkpointing")
+                break
             lr = lr_at(step, peak=tc.lr, warmup=tc.warmup, total=tc.steps,
                        min_ratio=tc.min_lr_ratio)
             for group in opt.param_groups:
@@ -186,17 +196,20 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             np.add.at(bins_sum, b, per_cat)
             np.add.at(bins_cnt, b, 1)
 
-            if dist.is_main and (step % tc.log_every == 0 or step == end_step):
-                dt = time.time() - t_win
-                ips = n_win / max(dt, 1e-9)
-                bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
-                        for k in range(T_BINS)}
-                mean_loss = float(np.mean(loss_win))
-                runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
-                           img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
-                log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
-                    f"gnorm {gnorm:.2f} {ips:.1f} img/s "
-                    f"elapsed {(time.time() - t_start) / 60:.1f} min")
+            if step % tc.log_every == 0 or step == end_step:
+                # t-bins hold each rank's own slice: sum them over ranks before logging.
+                distributed.all_reduce_sum_([bins_sum, bins_cnt], dist.world, dev)
+                if dist.is_main:
+                    dt = time.time() - t_win
+                    ips = n_win / max(dt, 1e-9)
+                    bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
+                            for k in range(T_BINS)}
+                    mean_loss = float(np.mean(loss_win))
+                    runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
+                               img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
+                    log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
+                        f"gnorm {gnorm:.2f} {ips:.1f} img/s "
+                        f"elapsed {(time.time() - t_start) / 60:.1f} min")
                 t_win, n_win = time.time(), 0
                 bins_sum[:] = 0
                 bins_cnt[:] = 0
@@ -206,9 +219,6 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             if dist.is_main and tc.sample_every and step % tc.sample_every == 0:
                 grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
                 save_png(grid, run_dir / "samples" / f"step{step:06d}.png", upscale=2)
-            if tc.max_minutes is not None and (time.time() - t_start) / 60 > tc.max_minutes:
-                log(f"max_minutes {tc.max_minutes} reached at step {step}; stopping")
-                break
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -65,6 +66,30 @@ def all_reduce_scalar(x: float, world: int, device: torch.device) -> float:
     t = torch.tensor([x], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t.item()) / world
+
+
+def all_reduce_sum_(arrays: list[np.ndarray], world: int, device: torch.device) -> None:
+    """Sum float arrays across ranks, in place (e.g. per-t-bin loss sums and counts)."""
+    if world <= 1 or not arrays:
+        return
+    t = torch.from_numpy(np.concatenate([a.ravel() for a in arrays]).astype(np.float64)).to(device)
+    dist.all_reduce(t)
+    flat = t.cpu().numpy()
+    off = 0
+    for a in arrays:
+        np.copyto(a, flat[off:off + a.size].reshape(a.shape))
+        off += a.size
+
+
+def any_rank(flag: bool, world: int, device: torch.device) -> bool:
+    """True on every rank when any rank passes True. Ranks that decide to stop (SIGTERM, a wall
+    time limit) on their own would stop at different steps and leave the others blocked in the
+    next all-reduce; deciding together makes them all stop after the same step."""
+    if world <= 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t)
+    return bool(t.item() > 0)
 
 
 def shutdown() -> None:
