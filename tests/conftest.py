@@ -6,11 +6,15 @@ Tests never touch the user's data folder or ../shared: every data folder here is
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tinycats.cli import common
+from tinycats.cli.main import main
 from tinycats.data.sources import Source, register
 from tinycats.paths import ENV_VAR
 
@@ -45,3 +49,32 @@ def data_root(tmp_path: Path, oxford_mini_copy: Path,
     register(root, Source(name="oxford", kind="oxford", path=str(oxford_mini_copy)))
     monkeypatch.setenv(ENV_VAR, str(root))
     yield root
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run ``tinycats ARGS...`` in-process through the real entry point (``main``: exit codes,
+    one-line errors), capturing stdout/stderr. Much faster than a subprocess per call."""
+    for con in (common.console, common.err_console):
+        monkeypatch.setattr(con, "width", 200)  # no table wrapping in assertions
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["tinycats", *args])
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

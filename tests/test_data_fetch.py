@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -406,13 +407,16 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def test_cli_fetch_from_local_server_with_env_url(tmp_path: Path, server: Server,
-                                                  archives: dict[str, bytes]) -> None:
+                                                  archives: dict[str, bytes], cli: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fetch_mod.URL_ENV, server.url)
     md5s = [f"--md5={f.name}={f.md5}" for f in _remote(archives)]
-    r = _cli("data", "fetch", "--data-dir", str(tmp_path / "data"), *md5s,
-             env={fetch_mod.URL_ENV: server.url})
-    assert r.returncode == 0, r.stderr
-    assert "64 images" in r.stdout
+    r = cli("data", "fetch", "--data-dir", str(tmp_path / "data"), *md5s)
+    assert r.code == 0, r.err
+    assert server.url in r.out and "64 images" in r.out
     assert load_registry(tmp_path / "data")["oxford"].kind == "oxford"
+    r = cli("data", "fetch", "--data-dir", str(tmp_path / "data"), *md5s)
+    assert r.code == 0 and "already fetched" in r.out
 
 
 def test_cli_fetch_checksum_error_is_one_line(tmp_path: Path, server: Server) -> None:
@@ -425,7 +429,12 @@ def test_cli_fetch_checksum_error_is_one_line(tmp_path: Path, server: Server) ->
     assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
 
 
-def test_cli_from_folder_says_in_place(tmp_path: Path, oxford_mini: Path) -> None:
-    r = _cli("data", "fetch", "--data-dir", str(tmp_path / "data"), "--from", str(oxford_mini))
-    assert r.returncode == 0, r.stderr
-    assert "in place" in r.stdout
+def test_cli_from_folder_says_in_place(tmp_path: Path, oxford_mini: Path, cli: Any) -> None:
+    r = cli("data", "fetch", "--data-dir", str(tmp_path / "data"), "--from", str(oxford_mini))
+    assert r.code == 0, r.err
+    assert "in place" in r.out
+
+
+def test_cli_bad_md5_option(tmp_path: Path, cli: Any) -> None:
+    r = cli("data", "fetch", "--data-dir", str(tmp_path / "data"), "--md5", "x=1")
+    assert r.code == 2 and "expected NAME=32-hex-digits" in r.err

@@ -130,6 +130,8 @@ def fingerprint(src: Source, plan: Plan, size: int) -> str:
         h.update(f"{e.name}|{e.label}|{e.split}|{stamp}\n".encode())
     for reason, names in sorted(plan.skipped.items()):
         h.update(f"{reason}:{','.join(names)}\n".encode())
+    # Notes (e.g. how many listed images are absent) are in the manifest, so they count too.
+    h.update(json.dumps(plan.notes, sort_keys=True).encode())
     return h.hexdigest()
 
 
