@@ -272,16 +272,20 @@ def bench_data_cmd(
     source: Annotated[str, typer.Option(help="Prepared source to read.")] = "oxford",
     batch: Annotated[int, typer.Option(help="Images per batch.")] = 64,
     seconds: Annotated[float, typer.Option(help="Measuring time per stage.")] = 1.0,
+    threads: Annotated[int | None, typer.Option(
+        help="torch threads (default: torch's own choice). On a busy machine 1 can be "
+             "much faster than the default.")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Measure images/s for loading the cache (and for augmentation, when available)."""
-    from tinycats.data.bench import augment_available, bench_cache
+    from tinycats.data.bench import augment_available, bench_cache, torch_threads
 
     root = resolve_data_dir(data_dir)
+    used = torch_threads(threads)
     cs, open_s, results = bench_cache(root, source, size, batch=batch, seconds=seconds)
     table = Table("stage", "images/s", "images", "seconds",
                   title=f"bench data: {source} @ {size}px, {len(cs.labels):,} images, "
-                        f"batch {batch}")
+                        f"batch {batch}, torch threads {used or '-'}")
     table.add_row("open cache (mmap)", "", "", f"{open_s * 1000:.1f} ms")
     for r in results:
         table.add_row(r.stage, f"{r.images_per_s:,.0f}", f"{r.images:,}", f"{r.seconds:.2f}")

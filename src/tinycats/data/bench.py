@@ -62,5 +62,16 @@ def bench_cache(root: Path, source: str, size: int, *, batch: int = 64,
     return cs, open_s, results
 
 
+def torch_threads(n: int | None) -> int | None:
+    """Set torch's intra-op threads when asked; returns the count in use (None: no torch)."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    if n is not None:
+        torch.set_num_threads(max(1, n))
+    return int(torch.get_num_threads())
+
+
 def augment_available() -> bool:
     return importlib.util.find_spec("tinycats.data.augment") is not None
