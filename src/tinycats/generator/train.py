@@ -231,6 +231,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
         save_png(grid, run_dir / "samples" / "final.png", upscale=2)
         (run_dir / "summary.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
+        runlog.close(finished=step >= tc.steps)
     distributed.shutdown()
     return summary
 
