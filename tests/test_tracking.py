@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def tiny_cfg(steps: int = 4) -> GeneratorConfig:
     return replace(load_yaml(GeneratorConfig, CONFIG), steps=steps, sample_every=2)
 
 
-def client(run: Path) -> tuple[object, str]:
+def client(run: Path) -> tuple[Any, str]:
     from mlflow.tracking import MlflowClient
 
     rec = json.loads((run / tracking.RUN_FILE).read_text())
@@ -83,7 +84,7 @@ def test_training_run_is_tracked_and_resume_continues_the_same_run(
     assert c.get_run(run_id).info.status == "KILLED"  # stopped before its last step
 
     train(cfg, data, run, device="cpu", log=lambda _: None)  # resumes from last.pt
-    c2, run_id2 = client(run)
+    _, run_id2 = client(run)
     assert run_id2 == run_id
     r = c.get_run(run_id)
     assert r.info.status == "FINISHED"
