@@ -335,13 +335,20 @@ def test_links_inside_the_archive_are_fine(tmp_path: Path, oxford_mini: Path) ->
 # ----------------------------------------------------------------------------- --from
 
 
-def test_from_extracted_folder_registers_in_place(tmp_path: Path, oxford_mini: Path) -> None:
+def test_from_extracted_folder_registers_in_place(tmp_path: Path, oxford_mini: Path,
+                                                  server: Server,
+                                                  archives: dict[str, bytes]) -> None:
     root = tmp_path / "data"
     res = ingest(root, [oxford_mini])
     assert res.in_place and res.path == oxford_mini.resolve() and res.images == 64
     assert "in place" in res.notes[0]
     assert Path(load_registry(root)["oxford"].path) == oxford_mini.resolve()
     assert not (root / "oxford-iiit-pet").exists()  # nothing copied
+    # A later plain fetch does not download what is already registered...
+    assert "already fetched" in _fetch(root, server, archives).notes[0]
+    assert server.requests == []
+    # ...unless forced.
+    assert _fetch(root, server, archives, force=True).path == root / "oxford-iiit-pet"
 
 
 def test_from_archives_extracts_like_a_download(tmp_path: Path,

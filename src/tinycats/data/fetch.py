@@ -206,13 +206,18 @@ def fetch(root: Path, url: str | None = None, *, files: Sequence[RemoteFile] = O
           force: bool = False, retries: int = 3, backoff_s: float = 1.0,
           timeout: float = 60.0) -> FetchResult:
     """Download, verify, extract and register the Oxford-IIIT Pet archives."""
-    target = root / TARGET_DIRNAME
     reg = load_registry(root)
-    if not force and target.is_dir() and SOURCE_NAME in reg \
-            and Path(reg[SOURCE_NAME].path) == target.resolve():
-        oxford.check_layout(target)
-        return FetchResult(target, False, [f"already fetched: {target} (use --force to fetch "
-                                           "again)"], _count_images(target))
+    if not force and SOURCE_NAME in reg:
+        # Fetched before, or registered in place with --from: never download 800 MB again
+        # unless asked.
+        have = Path(reg[SOURCE_NAME].path)
+        try:
+            oxford.check_layout(have)
+        except oxford.OxfordLayoutError:
+            pass  # registered but gone or broken: fetch it properly
+        else:
+            return FetchResult(have, False, [f"already fetched: {have} (use --force to fetch "
+                                             "again)"], _count_images(have))
     base = base_url(url)
     root.mkdir(parents=True, exist_ok=True)
     known = sum(f.size for f in files if f.size)
