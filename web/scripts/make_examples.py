@@ -27,3 +27,12 @@ for key, stem in PICKS.items():
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
     im.resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(DST / f"{key}.jpg", quality=85)
     print(key, stem)
+
+# "any cat": a 2x2 mosaic of four of the breeds above
+tiles = ["maine_coon", "siamese", "bengal", "russian_blue"]
+mosaic = Image.new("RGB", (SIZE, SIZE))
+for i, key in enumerate(tiles):
+    t = Image.open(DST / f"{key}.jpg").resize((SIZE // 2, SIZE // 2), Image.Resampling.LANCZOS)
+    mosaic.paste(t, ((i % 2) * SIZE // 2, (i // 2) * SIZE // 2))
+mosaic.save(DST / "any_cat.jpg", quality=85)
+print("any_cat", "mosaic of", ", ".join(tiles))

@@ -1,0 +1,182 @@
+// App-wide engine state: the manifest, the browser's capabilities, and one ModelClient (worker)
+// per model. Pages call `ensure(model)`; React reads the state through useEngine().
+
+import { defaultThreads, detectCaps, type Caps } from './caps';
+import { ModelClient, type LoadProgressEvent } from './client';
+import { chooseVariant, parseManifest, type Backend, type Manifest, type ModelKey } from './manifest';
+import type { LoadResult } from './protocol';
+
+export type BackendPref = 'auto' | Backend;
+
+export interface LoadConfig {
+  backend: Backend;
+  variant: string;
+  threads: number;
+}
+
+export interface ModelState {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  progress?: LoadProgressEvent & { file: string };
+  info?: LoadResult;
+  error?: string;
+  config?: LoadConfig;
+}
+
+export interface EngineSnapshot {
+  manifest?: Manifest;
+  manifestError?: string;
+  caps?: Caps;
+  backendPref: BackendPref;
+  models: Record<ModelKey, ModelState>;
+}
+
+const PREF_KEY = 'tinycats.backend';
+
+function readPref(): BackendPref {
+  try {
+    const v = localStorage.getItem(PREF_KEY);
+    return v === 'wasm' || v === 'webgpu' ? v : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+export function modelsBaseUrl(): string {
+  return new URL(`${import.meta.env.BASE_URL}models/`, location.href).toString();
+}
+
+declare global {
+  interface Window {
+    __tinycats?: { ready: Partial<Record<ModelKey, number>>; loads: Partial<Record<ModelKey, LoadResult>> };
+  }
+}
+
+class Hub {
+  private snap: EngineSnapshot = {
+    backendPref: readPref(),
+    models: { classifier: { status: 'idle' }, generator: { status: 'idle' } },
+  };
+  private listeners = new Set<() => void>();
+  private clients: Partial<Record<ModelKey, { client: ModelClient; key: string; ready: Promise<ModelClient> }>> = {};
+  private manifestP: Promise<Manifest> | null = null;
+  private capsP: Promise<Caps> | null = null;
+
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  getSnapshot = () => this.snap;
+
+  private set(patch: Partial<EngineSnapshot>) {
+    this.snap = { ...this.snap, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  private setModel(model: ModelKey, s: ModelState) {
+    this.set({ models: { ...this.snap.models, [model]: s } });
+  }
+
+  manifest(): Promise<Manifest> {
+    this.manifestP ??= (async () => {
+      try {
+        const res = await fetch(`${modelsBaseUrl()}manifest.json`, { cache: 'no-cache' });
+        if (res.status === 404) throw new Error('the models are not here yet (no models/manifest.json): export them with `tinycats export`');
+        if (!res.ok) throw new Error(`could not load models/manifest.json: HTTP ${res.status}`);
+        let json: unknown;
+        try {
+          json = await res.json();
+        } catch {
+          throw new Error('models/manifest.json is not valid JSON');
+        }
+        const m = parseManifest(json);
+        this.set({ manifest: m });
+        return m;
+      } catch (e) {
+        this.set({ manifestError: (e as Error).message });
+        throw e;
+      }
+    })();
+    return this.manifestP;
+  }
+
+  caps(): Promise<Caps> {
+    this.capsP ??= detectCaps().then((c) => {
+      this.set({ caps: c });
+      return c;
+    });
+    return this.capsP;
+  }
+
+  setBackendPref(pref: BackendPref) {
+    try {
+      localStorage.setItem(PREF_KEY, pref);
+    } catch {
+      /* private mode */
+    }
+    this.set({ backendPref: pref });
+  }
+
+  async resolveConfig(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<LoadConfig> {
+    const [m, caps] = await Promise.all([this.manifest(), this.caps()]);
+    const entry = m.models[model];
+    if (!entry) throw new Error(`the manifest has no ${model} yet`);
+    const pref = override.pref ?? this.snap.backendPref;
+    const backend: Backend = override.backend ?? (pref === 'auto' ? (caps.webgpu && !caps.fallbackAdapter ? 'webgpu' : 'wasm') : pref);
+    const variant = override.variant && override.variant in entry.files ? override.variant : chooseVariant(entry, backend, caps.shaderF16);
+    return { backend, variant, threads: override.threads ?? defaultThreads(caps) };
+  }
+
+  /** The model's worker with its session loaded in the given (or preferred) configuration. */
+  async ensure(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<ModelClient> {
+    const cfg = await this.resolveConfig(model, override);
+    const key = JSON.stringify(cfg);
+    const cur = this.clients[model];
+    if (cur && cur.key === key) return cur.ready;
+    cur?.client.terminate();
+    const m = await this.manifest();
+    const entry = m.models[model]!;
+    const file = entry.files[cfg.variant]!;
+    const client = new ModelClient(model);
+    const t0 = performance.now();
+    this.setModel(model, { status: 'loading', config: cfg, progress: { phase: 'download', loaded: 0, total: file.bytes, fromCache: false, file: file.file } });
+    const ready = client
+      .load(
+        { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads },
+        (p) => {
+          if (this.clients[model]?.client === client) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
+        },
+      )
+      .then(
+        (info) => {
+          if (this.clients[model]?.client === client) {
+            this.setModel(model, { status: 'ready', config: cfg, info });
+            window.__tinycats ??= { ready: {}, loads: {} };
+            window.__tinycats.ready[model] = performance.now();
+            window.__tinycats.loads[model] = { ...info, initMs: info.initMs, downloadMs: info.downloadMs };
+            performance.measure(`tinycats:${model}-load`, { start: t0, end: performance.now() });
+          }
+          return client;
+        },
+        (e: Error) => {
+          if (this.clients[model]?.client === client) {
+            this.setModel(model, { status: 'error', config: cfg, error: e.message });
+            delete this.clients[model];
+          }
+          client.terminate();
+          throw e;
+        },
+      );
+    this.clients[model] = { client, key, ready };
+    return ready;
+  }
+
+  /** Drop the model's worker (e.g. to reload after an error). */
+  unload(model: ModelKey) {
+    this.clients[model]?.client.terminate();
+    delete this.clients[model];
+    this.setModel(model, { status: 'idle' });
+  }
+}
+
+export const hub = new Hub();

@@ -1,0 +1,296 @@
+// manifest.json (schema: docs/manifest.md): the only place the app learns labels, input size,
+// normalisation, the sampler contract, file names, sizes and sha256. Nothing about the models
+// is hard-coded anywhere else in the app.
+
+export const MANIFEST_FORMAT = 'tinycats-manifest';
+export const MANIFEST_VERSION = 1;
+
+export interface Label {
+  id: number;
+  key: string;
+  display: string;
+}
+
+export interface FileEntry {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type Metrics = Record<string, unknown>;
+
+interface ModelCommon {
+  files: Record<string, FileEntry>;
+  default_variant: string;
+  metrics?: Metrics;
+  exported?: string;
+  producer?: Record<string, string>;
+}
+
+export interface ClassifierInput {
+  name: string;
+  layout: 'NCHW';
+  size: number;
+  channels: 'RGB';
+  resize: 'shorter_side_then_center_crop';
+  scale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export interface ClassifierEntry extends ModelCommon {
+  task: 'classify';
+  labels: Label[];
+  other_id: number;
+  input: ClassifierInput;
+  outputs: { probs: string; cam?: string };
+}
+
+export interface SamplerSpec {
+  time: 't0_noise_t1_data';
+  t_eps: number;
+  default_steps: number;
+  default_cfg_scale: number;
+  solver: 'euler' | 'heun';
+  shift: number;
+}
+
+export interface GeneratorEntry extends ModelCommon {
+  task: 'generate';
+  image_size: number;
+  channels: number;
+  value_range: [number, number];
+  classes: Label[];
+  null_class: number;
+  inputs: { x: string; t: string; y: string };
+  output: string;
+  prediction: 'x' | 'v';
+  sampler: SamplerSpec;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: number;
+  models: { classifier?: ClassifierEntry; generator?: GeneratorEntry };
+}
+
+export type ModelKey = 'classifier' | 'generator';
+export type ModelEntry = ClassifierEntry | GeneratorEntry;
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function need(cond: unknown, where: string, what: string): asserts cond {
+  if (!cond) throw new ManifestError(`manifest.json: ${where}: ${what}`);
+}
+
+function num(o: Obj, k: string, where: string): number {
+  const v = o[k];
+  need(typeof v === 'number' && Number.isFinite(v), where, `"${k}" must be a number`);
+  return v;
+}
+
+function str(o: Obj, k: string, where: string): string {
+  const v = o[k];
+  need(typeof v === 'string' && v.length > 0, where, `"${k}" must be a non-empty string`);
+  return v;
+}
+
+function labels(v: unknown, where: string): Label[] {
+  need(Array.isArray(v) && v.length > 0, where, 'must be a non-empty list');
+  return v.map((l, i) => {
+    need(isObj(l), `${where}[${i}]`, 'must be an object');
+    const id = num(l, 'id', `${where}[${i}]`);
+    need(id === i, `${where}[${i}]`, `id ${id} out of order (ids must be 0..n-1)`);
+    return { id, key: str(l, 'key', `${where}[${i}]`), display: str(l, 'display', `${where}[${i}]`) };
+  });
+}
+
+function files(o: Obj, where: string): Record<string, FileEntry> {
+  const f = o.files;
+  need(isObj(f) && Object.keys(f).length > 0, where, '"files" must list at least one variant');
+  const out: Record<string, FileEntry> = {};
+  for (const [variant, e] of Object.entries(f)) {
+    const w = `${where}.files.${variant}`;
+    need(isObj(e), w, 'must be an object');
+    const file = str(e, 'file', w);
+    need(!file.includes('/') && !file.includes('\\') && !file.startsWith('.'), w, `bad file name "${file}"`);
+    const sha = str(e, 'sha256', w).toLowerCase();
+    need(/^[0-9a-f]{64}$/.test(sha), w, '"sha256" must be 64 hex digits');
+    const bytes = num(e, 'bytes', w);
+    need(Number.isInteger(bytes) && bytes > 0, w, '"bytes" must be a positive integer');
+    out[variant] = { file, bytes, sha256: sha };
+  }
+  const dv = o.default_variant;
+  need(typeof dv === 'string' && dv in out, where, `default_variant "${String(dv)}" is not in files`);
+  return out;
+}
+
+function triple(v: unknown, where: string): [number, number, number] {
+  need(Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number'), where, 'must be 3 numbers');
+  return [v[0] as number, v[1] as number, v[2] as number];
+}
+
+function common(o: Obj, where: string): ModelCommon {
+  return {
+    files: files(o, where),
+    default_variant: o.default_variant as string,
+    metrics: isObj(o.metrics) ? o.metrics : undefined,
+    exported: typeof o.exported === 'string' ? o.exported : undefined,
+    producer: isObj(o.producer) ? (o.producer as Record<string, string>) : undefined,
+  };
+}
+
+function parseClassifier(o: unknown): ClassifierEntry {
+  const w = 'models.classifier';
+  need(isObj(o), w, 'must be an object');
+  need(o.task === 'classify', w, 'task must be "classify"');
+  const labs = labels(o.labels, `${w}.labels`);
+  const otherId = num(o, 'other_id', w);
+  need(otherId >= 0 && otherId < labs.length, w, 'other_id is not a label id');
+  const inp = o.input;
+  need(isObj(inp), `${w}.input`, 'must be an object');
+  const size = num(inp, 'size', `${w}.input`);
+  need(Number.isInteger(size) && size >= 8 && size <= 1024, `${w}.input`, 'size must be an integer 8..1024');
+  need(inp.layout === undefined || inp.layout === 'NCHW', `${w}.input`, 'only NCHW layout is supported');
+  need(inp.channels === undefined || inp.channels === 'RGB', `${w}.input`, 'only RGB is supported');
+  need(
+    inp.resize === undefined || inp.resize === 'shorter_side_then_center_crop',
+    `${w}.input`,
+    `unsupported resize "${String(inp.resize)}"`,
+  );
+  const std = triple(inp.std, `${w}.input.std`);
+  need(std.every((s) => s > 0), `${w}.input.std`, 'must be positive');
+  const outs = o.outputs;
+  need(isObj(outs), `${w}.outputs`, 'must be an object');
+  return {
+    ...common(o, w),
+    task: 'classify',
+    labels: labs,
+    other_id: otherId,
+    input: {
+      name: str(inp, 'name', `${w}.input`),
+      layout: 'NCHW',
+      size,
+      channels: 'RGB',
+      resize: 'shorter_side_then_center_crop',
+      scale: num(inp, 'scale', `${w}.input`),
+      mean: triple(inp.mean, `${w}.input.mean`),
+      std,
+    },
+    outputs: {
+      probs: str(outs, 'probs', `${w}.outputs`),
+      cam: typeof outs.cam === 'string' ? outs.cam : undefined,
+    },
+  };
+}
+
+function parseGenerator(o: unknown): GeneratorEntry {
+  const w = 'models.generator';
+  need(isObj(o), w, 'must be an object');
+  need(o.task === 'generate', w, 'task must be "generate"');
+  const classes = labels(o.classes, `${w}.classes`);
+  const nullClass = num(o, 'null_class', w);
+  need(nullClass >= 0 && nullClass < classes.length, w, 'null_class is not a class id');
+  const size = num(o, 'image_size', w);
+  need(Number.isInteger(size) && size > 0 && size <= 1024, w, 'image_size must be a positive integer');
+  const channels = o.channels === undefined ? 3 : num(o, 'channels', w);
+  need(channels === 3, w, 'only 3-channel generators are supported');
+  const pred = o.prediction;
+  need(pred === 'x' || pred === 'v', w, 'prediction must be "x" or "v"');
+  const s = o.sampler;
+  need(isObj(s), `${w}.sampler`, 'must be an object');
+  need(s.time === 't0_noise_t1_data', `${w}.sampler`, `unsupported time convention "${String(s.time)}"`);
+  need(s.solver === 'euler' || s.solver === 'heun', `${w}.sampler`, 'solver must be "euler" or "heun"');
+  const inputs = o.inputs;
+  need(isObj(inputs), `${w}.inputs`, 'must be an object');
+  return {
+    ...common(o, w),
+    task: 'generate',
+    image_size: size,
+    channels,
+    value_range: [-1, 1],
+    classes,
+    null_class: nullClass,
+    inputs: { x: str(inputs, 'x', `${w}.inputs`), t: str(inputs, 't', `${w}.inputs`), y: str(inputs, 'y', `${w}.inputs`) },
+    output: str(o, 'output', w),
+    prediction: pred,
+    sampler: {
+      time: 't0_noise_t1_data',
+      t_eps: num(s, 't_eps', `${w}.sampler`),
+      default_steps: num(s, 'default_steps', `${w}.sampler`),
+      default_cfg_scale: num(s, 'default_cfg_scale', `${w}.sampler`),
+      solver: s.solver,
+      shift: s.shift === undefined ? 1 : num(s, 'shift', `${w}.sampler`),
+    },
+  };
+}
+
+/** Validate parsed JSON as a tinycats manifest; throws ManifestError with the offending field. */
+export function parseManifest(json: unknown): Manifest {
+  need(isObj(json), 'top level', 'must be a JSON object');
+  need(json.format === MANIFEST_FORMAT, 'format', `is not "${MANIFEST_FORMAT}"`);
+  const version = json.version;
+  need(typeof version === 'number', 'version', 'must be a number');
+  need(
+    version <= MANIFEST_VERSION,
+    'version',
+    `is ${version}; this app reads up to ${MANIFEST_VERSION}: reload to get the newer app`,
+  );
+  const models = json.models;
+  need(isObj(models), 'models', 'must be an object');
+  return {
+    format: MANIFEST_FORMAT,
+    version,
+    models: {
+      classifier: models.classifier === undefined ? undefined : parseClassifier(models.classifier),
+      generator: models.generator === undefined ? undefined : parseGenerator(models.generator),
+    },
+  };
+}
+
+export type Backend = 'wasm' | 'webgpu';
+
+/**
+ * The model variant to load on a backend. WASM: the manifest's default, except fp16 (slower than
+ * fp32 on CPUs). WebGPU: fp16 only with the `shader-f16` feature, else fp32; int8 is avoided on
+ * WebGPU (its integer ops fall back to the CPU or are wrong on some builds).
+ */
+export function chooseVariant(entry: ModelEntry, backend: Backend, shaderF16: boolean): string {
+  const has = (v: string) => v in entry.files;
+  if (backend === 'wasm') {
+    if (entry.default_variant !== 'fp16') return entry.default_variant;
+    if (has('fp32')) return 'fp32';
+    if (has('int8')) return 'int8';
+    return entry.default_variant;
+  }
+  if (shaderF16 && has('fp16')) return 'fp16';
+  if (has('fp32')) return 'fp32';
+  const nonF16 = Object.keys(entry.files).filter((v) => v !== 'fp16' && v !== 'int8');
+  return nonF16[0] ?? entry.default_variant;
+}
+
+/** A variant may run on a backend at all (fp16 on WebGPU needs shader-f16). */
+export function variantAllowed(variant: string, backend: Backend, shaderF16: boolean): boolean {
+  if (variant === 'fp16' && backend === 'webgpu') return shaderF16;
+  return true;
+}
+
+export function labelByKey(labels: Label[], key: string): Label | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const k = norm(key);
+  return labels.find((l) => norm(l.key) === k || norm(l.display) === k);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

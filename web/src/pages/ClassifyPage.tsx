@@ -1,0 +1,219 @@
+import Alert from '@mui/material/Alert';
+import AlertTitle from '@mui/material/AlertTitle';
+import Box from '@mui/material/Box';
+import Card from '@mui/material/Card';
+import CardContent from '@mui/material/CardContent';
+import Chip from '@mui/material/Chip';
+import CircularProgress from '@mui/material/CircularProgress';
+import FormControlLabel from '@mui/material/FormControlLabel';
+import Grid from '@mui/material/Grid';
+import Stack from '@mui/material/Stack';
+import Switch from '@mui/material/Switch';
+import Tooltip from '@mui/material/Tooltip';
+import Typography from '@mui/material/Typography';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { DropZone } from '../components/DropZone';
+import { ModelStatus } from '../components/ModelStatus';
+import { pct, ProbBars, topK } from '../components/ProbBars';
+import { RgbaCanvas } from '../components/RgbCanvas';
+import { camFor, heatmapRgba } from '../engine/heatmap';
+import { hub } from '../engine/hub';
+import { decodeImage, ImageInputError } from '../engine/imageio';
+import { squareResize, toTensor } from '../engine/preprocess';
+import { useEngine } from '../useEngine';
+
+interface Result {
+  name: string;
+  size: number;
+  crop: Uint8ClampedArray<ArrayBuffer>;
+  probs: Float32Array;
+  cam?: Float32Array;
+  camShape?: [number, number];
+  ms: number;
+  orig: [number, number];
+}
+
+function rgbToRgba(rgb: Uint8Array, n: number): Uint8ClampedArray<ArrayBuffer> {
+  const out = new Uint8ClampedArray(new ArrayBuffer(n * 4));
+  for (let i = 0; i < n; i++) {
+    out[i * 4] = rgb[i * 3]!;
+    out[i * 4 + 1] = rgb[i * 3 + 1]!;
+    out[i * 4 + 2] = rgb[i * 3 + 2]!;
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+const SAMPLES = ['maine_coon', 'siamese', 'bengal', 'persian'];
+
+export default function ClassifyPage() {
+  const { manifest } = useEngine();
+  const entry = manifest?.models.classifier;
+  const [result, setResult] = useState<Result | null>(null);
+  const [error, setError] = useState<{ title: string; message: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [showCam, setShowCam] = useState(false);
+  const [camClass, setCamClass] = useState<number | null>(null);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    void hub.ensure('classifier').catch(() => {});
+  }, []);
+
+  const classify = useCallback(async (blob: Blob, name: string) => {
+    const my = ++seq.current;
+    setBusy(true);
+    setError(null);
+    try {
+      const m = await hub.manifest();
+      const e = m.models.classifier;
+      if (!e) throw new Error('the manifest has no classifier yet');
+      const size = e.input.size;
+      const img = await decodeImage(blob, size);
+      const crop = squareResize(img.rgb, img.w, img.h, size);
+      const tensor = toTensor(crop, size, e.input);
+      const client = await hub.ensure('classifier');
+      const r = await client.classify(tensor, 1);
+      if (my !== seq.current) return;
+      setResult({ name, size, crop: rgbToRgba(crop, size * size), probs: r.probs, cam: r.cam, camShape: r.camShape, ms: r.ms, orig: [img.origW, img.origH] });
+      setCamClass(null);
+    } catch (err) {
+      if (my !== seq.current) return;
+      if (err instanceof ImageInputError) {
+        const titles = { empty: 'Empty file', not_image: 'Not an image', corrupt: 'Could not read this image', too_large: 'Image too large' };
+        setError({ title: titles[err.problem], message: err.message });
+      } else setError({ title: 'Something went wrong', message: (err as Error).message });
+    } finally {
+      if (my === seq.current) setBusy(false);
+    }
+  }, []);
+
+  const top = result ? topK(result.probs, 1)[0]! : -1;
+  const notCat = entry && top === entry.other_id;
+  const shownClass = camClass ?? top;
+  const heat = useMemo(() => {
+    if (!result?.cam || !result.camShape || shownClass < 0) return null;
+    const [h, w] = result.camShape;
+    return { rgba: heatmapRgba(camFor(result.cam, result.camShape, shownClass), h, w), h, w };
+  }, [result, shownClass]);
+
+  return (
+    <Stack spacing={3}>
+      <Box>
+        <Typography variant="h3" component="h1" gutterBottom>
+          Which breed is this cat?
+        </Typography>
+        <Typography color="text.secondary" sx={{ maxWidth: 720 }}>
+          A small convolutional network, trained on the Oxford-IIIT Pet photos, tells 12 cat breeds apart and says when a photo is not a cat at all. It runs here, in
+          your browser.
+        </Typography>
+      </Box>
+      <ModelStatus model="classifier" />
+      <Grid container spacing={3}>
+        <Grid size={{ xs: 12, md: 6 }}>
+          <Card>
+            <CardContent>
+              <DropZone onFile={(b, n) => void classify(b, n)}>
+                {result && (
+                  <Box sx={{ position: 'relative', width: '100%', maxWidth: 360, mx: 'auto', borderRadius: 3, overflow: 'hidden' }}>
+                    <RgbaCanvas rgba={result.crop} width={result.size} height={result.size} display="100%" testId="input-preview" label={result.name} />
+                    {showCam && heat && (
+                      <RgbaCanvas
+                        rgba={heat.rgba}
+                        width={heat.w}
+                        height={heat.h}
+                        display="100%"
+                        testId="cam-overlay"
+                        label="heatmap"
+                        sx={{ position: 'absolute', inset: 0, height: '100%', mixBlendMode: 'normal' }}
+                      />
+                    )}
+                    {busy && (
+                      <Box sx={{ position: 'absolute', inset: 0, display: 'grid', placeItems: 'center', bgcolor: 'rgba(255,255,255,.5)' }}>
+                        <CircularProgress />
+                      </Box>
+                    )}
+                  </Box>
+                )}
+              </DropZone>
+              <Stack direction="row" spacing={1} sx={{ mt: 2, alignItems: 'center', flexWrap: 'wrap' }} useFlexGap>
+                <Typography variant="body2" color="text.secondary">
+                  No photo at hand? Try:
+                </Typography>
+                {SAMPLES.map((k) => (
+                  <Tooltip key={k} title={`Oxford-IIIT Pet example (${k.replace('_', ' ')})`}>
+                    <Box
+                      component="img"
+                      src={`${import.meta.env.BASE_URL}examples/${k}.jpg`}
+                      alt={k}
+                      data-testid={`sample-${k}`}
+                      onClick={async () => {
+                        const r = await fetch(`${import.meta.env.BASE_URL}examples/${k}.jpg`);
+                        void classify(await r.blob(), `${k}.jpg`);
+                      }}
+                      sx={{ width: 44, height: 44, borderRadius: 2, cursor: 'pointer', objectFit: 'cover', '&:hover': { outline: '2px solid', outlineColor: 'primary.main' } }}
+                    />
+                  </Tooltip>
+                ))}
+              </Stack>
+            </CardContent>
+          </Card>
+        </Grid>
+        <Grid size={{ xs: 12, md: 6 }}>
+          <Card sx={{ height: '100%' }}>
+            <CardContent>
+              {error && (
+                <Alert severity="warning" data-testid="image-error" sx={{ mb: 2 }}>
+                  <AlertTitle>{error.title}</AlertTitle>
+                  {error.message}
+                </Alert>
+              )}
+              {!result && !error && (
+                <Box sx={{ py: 6, textAlign: 'center', color: 'text.secondary' }}>
+                  <Typography variant="h6">{busy ? 'Looking…' : 'Results appear here'}</Typography>
+                  <Typography variant="body2">Top breeds with their probabilities, and a heatmap of where the network looked.</Typography>
+                </Box>
+              )}
+              {result && entry && (
+                <Stack spacing={2}>
+                  {notCat ? (
+                    <Alert severity="info" data-testid="not-a-cat">
+                      <AlertTitle>This does not look like a cat</AlertTitle>
+                      The classifier thinks this is something else (a dog or another object). It only knows 12 cat breeds, so try a photo of a cat.
+                    </Alert>
+                  ) : null}
+                  <Box>
+                    <Typography variant="overline" color="text.secondary">
+                      {notCat ? 'Best guess' : 'Most likely breed'}
+                    </Typography>
+                    <Stack direction="row" spacing={2} sx={{ alignItems: 'baseline', flexWrap: 'wrap' }}>
+                      <Typography variant="h4" component="p" data-testid="top-breed">
+                        {entry.labels[top]?.display}
+                      </Typography>
+                      <Typography variant="h5" component="p" color="primary" data-testid="top-prob" sx={{ fontVariantNumeric: 'tabular-nums' }}>
+                        {pct(result.probs[top]!)}
+                      </Typography>
+                    </Stack>
+                    {!notCat && result.probs[top]! < 0.4 && (
+                      <Typography variant="body2" color="text.secondary">
+                        Not very sure: the top breeds below are close.
+                      </Typography>
+                    )}
+                  </Box>
+                  <ProbBars probs={result.probs} labels={entry.labels} otherId={entry.other_id} selected={showCam ? shownClass : undefined} onSelect={(id) => setCamClass(id)} />
+                  <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap' }}>
+                    <FormControlLabel
+                      control={<Switch checked={showCam} onChange={(e) => setShowCam(e.target.checked)} disabled={!result.cam} slotProps={{ input: { 'aria-label': 'heatmap' } }} data-testid="cam-toggle" />}
+                      label={result.cam ? `Heatmap: where it saw "${entry.labels[shownClass]?.display}"` : 'No heatmap in this model'}
+                    />
+                    <Chip size="small" label={`${result.ms.toFixed(1)} ms · ${result.orig[0]}x${result.orig[1]} → ${result.size}px`} data-testid="classify-ms" />
+                  </Stack>
+                </Stack>
+              )}
+            </CardContent>
+          </Card>
+        </Grid>
+      </Grid>
+    </Stack>
+  );
+}

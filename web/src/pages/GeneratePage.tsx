@@ -1,0 +1,493 @@
+import Alert from '@mui/material/Alert';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import Card from '@mui/material/Card';
+import CardContent from '@mui/material/CardContent';
+import Chip from '@mui/material/Chip';
+import Collapse from '@mui/material/Collapse';
+import FormControlLabel from '@mui/material/FormControlLabel';
+import Grid from '@mui/material/Grid';
+import IconButton from '@mui/material/IconButton';
+import InputAdornment from '@mui/material/InputAdornment';
+import LinearProgress from '@mui/material/LinearProgress';
+import MenuItem from '@mui/material/MenuItem';
+import Select from '@mui/material/Select';
+import Skeleton from '@mui/material/Skeleton';
+import Slider from '@mui/material/Slider';
+import Stack from '@mui/material/Stack';
+import { alpha } from '@mui/material/styles';
+import Switch from '@mui/material/Switch';
+import TextField from '@mui/material/TextField';
+import ToggleButton from '@mui/material/ToggleButton';
+import ToggleButtonGroup from '@mui/material/ToggleButtonGroup';
+import Tooltip from '@mui/material/Tooltip';
+import Typography from '@mui/material/Typography';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { BreedPicker, BreedThumb } from '../components/BreedPicker';
+import { AutoAwesomeIcon, CasinoIcon, FileDownloadOutlinedIcon, LinkIcon, StopIcon } from '../components/icons';
+import { ModelStatus } from '../components/ModelStatus';
+import { pct } from '../components/ProbBars';
+import { RgbaCanvas } from '../components/RgbCanvas';
+import type { Job } from '../engine/client';
+import { hub } from '../engine/hub';
+import { labelByKey, type GeneratorEntry, type Label } from '../engine/manifest';
+import { downloadBlob, rgbaToPngBlob } from '../engine/png';
+import { rgbaToRgbOpaque, squareResize, tensorToRgba, toTensor } from '../engine/preprocess';
+import type { GenerateResult } from '../engine/protocol';
+import { MAX_SEED, randomSeed } from '../engine/rng';
+import { CancelledError, classWeights, networkCalls, oneHot, tile, type Solver } from '../engine/sampler';
+import { useReplaceParams, useRoute } from '../router';
+import { useEngine } from '../useEngine';
+
+declare global {
+  interface Window {
+    /** Test hook: when set, the next generation starts from this (B, 3, S, S) noise instead of the seeded noise. */
+    __tinycatsNoise?: Float32Array;
+  }
+}
+
+interface Settings {
+  breed: number;
+  mix: number | null;
+  a: number;
+  steps: number;
+  cfg: number;
+  solver: Solver;
+  seed: number;
+  n: number;
+}
+
+const BATCHES = [1, 4, 9];
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+function fromParams(p: URLSearchParams, e: GeneratorEntry, choices: Label[]): Settings {
+  const num = (k: string, d: number) => {
+    const v = Number(p.get(k));
+    return p.get(k) !== null && Number.isFinite(v) ? v : d;
+  };
+  const breed = labelByKey(choices, p.get('breed') ?? '')?.id ?? choices[0]!.id;
+  const mixL = p.get('mix') ? labelByKey(choices, p.get('mix')!) : undefined;
+  const solver = p.get('solver') === 'euler' || p.get('solver') === 'heun' ? (p.get('solver') as Solver) : e.sampler.solver;
+  const n = num('n', 1);
+  return {
+    breed,
+    mix: mixL && mixL.id !== breed ? mixL.id : null,
+    a: clamp(num('a', 0.5), 0, 1),
+    steps: Math.round(clamp(num('steps', e.sampler.default_steps), 1, 100)),
+    cfg: clamp(num('cfg', e.sampler.default_cfg_scale), 1, 10),
+    solver,
+    seed: Math.round(clamp(num('seed', 42), 0, MAX_SEED)),
+    n: BATCHES.includes(n) ? n : 1,
+  };
+}
+
+function toParams(s: Settings, classes: Label[]): Record<string, string> {
+  const out: Record<string, string> = { breed: classes[s.breed]!.key };
+  if (s.mix !== null) {
+    out.mix = classes[s.mix]!.key;
+    out.a = String(s.a);
+  }
+  Object.assign(out, { steps: String(s.steps), cfg: String(s.cfg), solver: s.solver, seed: String(s.seed), n: String(s.n) });
+  return out;
+}
+
+interface Tile {
+  rgba: Uint8ClampedArray<ArrayBuffer> | null;
+  badge?: { label: string; prob: number; match: boolean | null; other: boolean };
+}
+
+function Labeled({ label, value, children }: { label: string; value?: string; children: React.ReactNode }) {
+  return (
+    <Box>
+      <Stack direction="row" sx={{ justifyContent: 'space-between' }}>
+        <Typography variant="body2" sx={{ fontWeight: 600 }}>
+          {label}
+        </Typography>
+        {value && (
+          <Typography variant="body2" color="text.secondary" sx={{ fontVariantNumeric: 'tabular-nums' }}>
+            {value}
+          </Typography>
+        )}
+      </Stack>
+      {children}
+    </Box>
+  );
+}
+
+function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settings; set: (p: Partial<Settings>) => void; running: boolean }) {
+  const choices = entry.classes.filter((c) => c.id !== entry.null_class);
+  const a = s.mix === null ? 0 : s.a;
+  return (
+    <Stack spacing={2.5}>
+      <Labeled label="Breed">
+        <Box sx={{ mt: 1 }}>
+          <BreedPicker classes={choices} value={s.breed} onChange={(id) => set({ breed: id, mix: s.mix === id ? null : s.mix })} />
+        </Box>
+      </Labeled>
+      <Box>
+        <FormControlLabel
+          control={
+            <Switch
+              checked={s.mix !== null}
+              data-testid="mix-toggle"
+              onChange={(e) => set({ mix: e.target.checked ? (choices.find((c) => c.id !== s.breed)?.id ?? null) : null })}
+            />
+          }
+          label="Mix with a second breed"
+        />
+        <Collapse in={s.mix !== null}>
+          <Stack spacing={1} sx={{ pl: 1, pt: 1 }}>
+            <Select
+              size="small"
+              value={s.mix ?? ''}
+              onChange={(e) => set({ mix: Number(e.target.value) })}
+              data-testid="mix-breed"
+              renderValue={(v) => choices.find((c) => c.id === v)?.display ?? ''}
+            >
+              {choices
+                .filter((c) => c.id !== s.breed)
+                .map((c) => (
+                  <MenuItem key={c.id} value={c.id}>
+                    <Stack direction="row" spacing={1} sx={{ alignItems: 'center' }}>
+                      <BreedThumb k={c.key} size={28} />
+                      <span>{c.display}</span>
+                    </Stack>
+                  </MenuItem>
+                ))}
+            </Select>
+            <Labeled
+              label="Mix"
+              value={s.mix !== null ? `${Math.round(100 * (1 - a))}% ${entry.classes[s.breed]?.display} · ${Math.round(100 * a)}% ${entry.classes[s.mix]?.display}` : ''}
+            >
+              <Slider value={a} min={0} max={1} step={0.05} onChange={(_, v) => set({ a: v as number })} aria-label="mix" data-testid="mix-slider" />
+            </Labeled>
+          </Stack>
+        </Collapse>
+      </Box>
+      <Labeled label="Steps" value={`${s.steps} · ${networkCalls(s.steps, s.solver)} network calls`}>
+        <Slider value={s.steps} min={1} max={60} onChange={(_, v) => set({ steps: v as number })} aria-label="steps" data-testid="steps" />
+      </Labeled>
+      <Labeled label="Guidance" value={s.cfg === 1 ? '1 (off)' : s.cfg.toFixed(1)}>
+        <Slider value={s.cfg} min={1} max={8} step={0.5} onChange={(_, v) => set({ cfg: v as number })} aria-label="guidance" data-testid="cfg" />
+      </Labeled>
+      <Stack direction="row" spacing={2} useFlexGap sx={{ flexWrap: 'wrap', alignItems: 'flex-end' }}>
+        <Labeled label="Solver">
+          <ToggleButtonGroup size="small" exclusive value={s.solver} onChange={(_, v) => v && set({ solver: v as Solver })} sx={{ mt: 0.5, display: 'flex' }}>
+            <ToggleButton value="euler">Euler</ToggleButton>
+            <ToggleButton value="heun">Heun</ToggleButton>
+          </ToggleButtonGroup>
+        </Labeled>
+        <Labeled label="Images">
+          <ToggleButtonGroup size="small" exclusive value={s.n} onChange={(_, v) => v && set({ n: v as number })} sx={{ mt: 0.5, display: 'flex' }} data-testid="batch">
+            {BATCHES.map((b) => (
+              <ToggleButton key={b} value={b}>
+                {b}
+              </ToggleButton>
+            ))}
+          </ToggleButtonGroup>
+        </Labeled>
+        <TextField
+          label="Seed"
+          size="small"
+          value={s.seed}
+          sx={{ width: 150 }}
+          slotProps={{
+            htmlInput: { inputMode: 'numeric', 'data-testid': 'seed' },
+            input: {
+              endAdornment: (
+                <InputAdornment position="end">
+                  <Tooltip title="Random seed">
+                    <IconButton edge="end" onClick={() => set({ seed: randomSeed() })} aria-label="random seed" data-testid="dice" disabled={running}>
+                      <CasinoIcon />
+                    </IconButton>
+                  </Tooltip>
+                </InputAdornment>
+              ),
+            },
+          }}
+          onChange={(e) => {
+            const v = Number(e.target.value.replace(/\D/g, ''));
+            if (Number.isFinite(v)) set({ seed: clamp(v, 0, MAX_SEED) });
+          }}
+        />
+      </Stack>
+    </Stack>
+  );
+}
+
+export default function GeneratePage() {
+  const { manifest, models } = useEngine();
+  const entry = manifest?.models.generator;
+  const { params } = useRoute();
+  const replaceParams = useReplaceParams();
+  const choices = useMemo(() => entry?.classes.filter((c) => c.id !== entry.null_class) ?? [], [entry]);
+  const [s, setS] = useState<Settings | null>(null);
+  const [tiles, setTiles] = useState<Tile[]>([]);
+  const [running, setRunning] = useState(false);
+  const [progress, setProgress] = useState<{ step: number; total: number } | null>(null);
+  const [last, setLast] = useState<{ ms: number; calls: number; settings: Settings } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  const job = useRef<Job<GenerateResult> | null>(null);
+  const autoRan = useRef(false);
+  const ready = models.generator.status === 'ready';
+
+  useEffect(() => {
+    void hub.ensure('generator').catch(() => {});
+    void hub.ensure('classifier').catch(() => {});
+    return () => job.current?.cancel();
+  }, []);
+
+  useEffect(() => {
+    if (entry && !s) setS(fromParams(params, entry, choices));
+  }, [entry, s, params, choices]);
+
+  const set = useCallback(
+    (p: Partial<Settings>) =>
+      setS((cur) => {
+        if (!cur || !entry) return cur;
+        const next = { ...cur, ...p };
+        replaceParams(toParams(next, entry.classes));
+        return next;
+      }),
+    [entry, replaceParams],
+  );
+
+  useEffect(() => {
+    if (s && entry) replaceParams(toParams(s, entry.classes));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [entry, s === null]);
+
+  const size = entry?.image_size ?? 64;
+
+  const badges = useCallback(
+    async (images: Float32Array, settings: Settings, n: number) => {
+      try {
+        const m = await hub.manifest();
+        const ce = m.models.classifier;
+        if (!ce || !entry) return;
+        const client = await hub.ensure('classifier');
+        const cs = ce.input.size;
+        const batch = new Float32Array(n * 3 * cs * cs);
+        for (let b = 0; b < n; b++) {
+          const rgb = rgbaToRgbOpaque(tensorToRgba(images, size, b), size * size);
+          toTensor(squareResize(rgb, size, size, cs), cs, ce.input, batch, b * 3 * cs * cs);
+        }
+        const r = await client.classify(batch, n);
+        const L = ce.labels.length;
+        const want = entry.classes[settings.breed]?.key;
+        const wantMix = settings.mix !== null ? entry.classes[settings.mix]?.key : undefined;
+        setTiles((cur) =>
+          cur.map((t, b) => {
+            const p = r.probs.subarray(b * L, (b + 1) * L);
+            let top = 0;
+            for (let i = 1; i < L; i++) if (p[i]! > p[top]!) top = i;
+            const key = ce.labels[top]!.key;
+            const known = ce.labels.some((l) => l.key === want);
+            return {
+              ...t,
+              badge: { label: ce.labels[top]!.display, prob: p[top]!, match: known ? key === want || key === wantMix : null, other: top === ce.other_id },
+            };
+          }),
+        );
+      } catch {
+        /* the badge is a bonus: no classifier, no badge */
+      }
+    },
+    [entry, size],
+  );
+
+  const generate = useCallback(async () => {
+    if (!s || !entry) return;
+    const settings = s;
+    setError(null);
+    setRunning(true);
+    setProgress({ step: 0, total: settings.steps });
+    setTiles(Array.from({ length: settings.n }, (_, i) => ({ rgba: tiles[i]?.rgba ?? null })));
+    try {
+      const client = await hub.ensure('generator');
+      const k = entry.classes.length;
+      const row = settings.mix !== null ? classWeights(k, [[settings.breed, 1 - settings.a], [settings.mix, settings.a]]) : oneHot(k, settings.breed);
+      const noise = window.__tinycatsNoise;
+      const j = client.generate(
+        { y: tile(row, settings.n), batch: settings.n, seed: settings.seed, noise: noise && noise.length === settings.n * 3 * size * size ? noise : undefined, steps: settings.steps, cfgScale: settings.cfg, solver: settings.solver, preview: true },
+        (ev) => {
+          setProgress({ step: ev.step, total: ev.total });
+          const x = ev.x;
+          if (x) setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(x, size, b) })));
+        },
+      );
+      job.current = j;
+      const res = await j.promise;
+      setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(res.images, size, b) })));
+      setLast({ ms: res.ms, calls: res.calls, settings });
+      setRunning(false);
+      void badges(res.images, settings, settings.n);
+    } catch (e) {
+      if (!(e instanceof CancelledError)) setError((e as Error).message);
+      setRunning(false);
+    } finally {
+      job.current = null;
+      setProgress(null);
+    }
+  }, [s, entry, size, tiles, badges]);
+
+  // a shared link (with a seed) shows its image as soon as the model is ready
+  useEffect(() => {
+    if (ready && s && !autoRan.current && params.has('seed')) {
+      autoRan.current = true;
+      void generate();
+    }
+  }, [ready, s, params, generate]);
+
+  const name = (b: number) => {
+    const st = last?.settings ?? s!;
+    const breed = entry!.classes[st.breed]!.key;
+    const mix = st.mix !== null ? `-${entry!.classes[st.mix]!.key}${Math.round(st.a * 100)}` : '';
+    return `tinycats-${breed}${mix}-seed${st.seed}-${st.steps}${st.solver}-cfg${st.cfg}${st.n > 1 ? `-${b + 1}` : ''}`;
+  };
+
+  if (!entry || !s) {
+    return (
+      <Stack spacing={3}>
+        <Typography variant="h3" component="h1">
+          Make a cat
+        </Typography>
+        <ModelStatus model="generator" />
+        <Skeleton variant="rounded" height={360} />
+      </Stack>
+    );
+  }
+
+  const cols = s.n === 1 ? 1 : s.n === 4 ? 2 : 3;
+  const shown = tiles.length ? tiles : Array.from({ length: s.n }, () => ({ rgba: null }) as Tile);
+
+  return (
+    <Stack spacing={3}>
+      <Box>
+        <Typography variant="h3" component="h1" gutterBottom>
+          Make a cat
+        </Typography>
+        <Typography color="text.secondary" sx={{ maxWidth: 760 }}>
+          A tiny diffusion transformer turns random noise into a {size}x{size} cat of the breed you pick, step by step, with classifier-free guidance. Mix two breeds to
+          get something in between.
+        </Typography>
+      </Box>
+      <ModelStatus model="generator" />
+      <Grid container spacing={3}>
+        <Grid size={{ xs: 12, md: 6 }}>
+          <Card>
+            <CardContent>
+              <Controls entry={entry} s={s} set={set} running={running} />
+              <Stack direction="row" spacing={1} sx={{ mt: 3 }}>
+                <Button
+                  size="large"
+                  variant="contained"
+                  startIcon={<AutoAwesomeIcon />}
+                  onClick={() => void generate()}
+                  disabled={!ready || running}
+                  data-testid="generate"
+                  sx={{ flex: 1, py: 1.25, background: (t) => `linear-gradient(90deg, ${t.palette.primary.main}, ${t.palette.secondary.main})` }}
+                >
+                  {running ? 'Generating…' : 'Generate'}
+                </Button>
+                {running && (
+                  <Button size="large" variant="outlined" startIcon={<StopIcon />} onClick={() => job.current?.cancel()} data-testid="stop">
+                    Stop
+                  </Button>
+                )}
+              </Stack>
+            </CardContent>
+          </Card>
+        </Grid>
+        <Grid size={{ xs: 12, md: 6 }}>
+          <Card sx={{ height: '100%' }}>
+            <CardContent>
+              {error && (
+                <Alert severity="error" sx={{ mb: 2 }}>
+                  {error}
+                </Alert>
+              )}
+              <Box sx={{ display: 'grid', gridTemplateColumns: `repeat(${cols}, 1fr)`, gap: 1.5 }}>
+                {shown.map((t, b) => (
+                  <Box key={b}>
+                    <Box
+                      sx={(th) => ({
+                        borderRadius: 3,
+                        overflow: 'hidden',
+                        aspectRatio: '1',
+                        background: `linear-gradient(135deg, ${alpha(th.palette.primary.main, 0.12)}, ${alpha(th.palette.secondary.main, 0.12)})`,
+                      })}
+                    >
+                      <RgbaCanvas rgba={t.rgba} width={size} height={size} display="100%" testId={b === 0 ? 'generated' : `generated-${b}`} label={`generated cat ${b + 1}`} />
+                    </Box>
+                    <Stack direction="row" spacing={0.5} sx={{ mt: 0.75, alignItems: 'center', minHeight: 32 }}>
+                      {t.badge ? (
+                        <Tooltip title="What the classifier thinks of this generated image">
+                          <Chip
+                            size="small"
+                            data-testid={`badge-${b}`}
+                            color={t.badge.other ? 'warning' : t.badge.match ? 'success' : 'default'}
+                            variant={t.badge.match ? 'filled' : 'outlined'}
+                            label={`${t.badge.other ? 'not a cat?' : t.badge.label} ${pct(t.badge.prob)}`}
+                            sx={{ maxWidth: '100%' }}
+                          />
+                        </Tooltip>
+                      ) : (
+                        <Box sx={{ flex: 1 }} />
+                      )}
+                      <Box sx={{ flex: 1 }} />
+                      {t.rgba && !running &&
+                        [1, 4].map((k) => (
+                          <Tooltip key={k} title={`Download PNG, ${size * k} x ${size * k}${k > 1 ? ' (upscaled)' : ''}`}>
+                            <Button
+                              size="small"
+                              sx={{ minWidth: 0, px: 1 }}
+                              startIcon={<FileDownloadOutlinedIcon fontSize="small" />}
+                              data-testid={k === 1 ? `download-${b}` : `download-x4-${b}`}
+                              onClick={async () => downloadBlob(await rgbaToPngBlob(t.rgba!, size, size, k), `${name(b)}${k > 1 ? '-x4' : ''}.png`)}
+                            >
+                              {size * k}
+                            </Button>
+                          </Tooltip>
+                        ))}
+                    </Stack>
+                  </Box>
+                ))}
+              </Box>
+              <Box sx={{ mt: 2, minHeight: 40 }}>
+                {progress ? (
+                  <Box>
+                    <Typography variant="body2" color="text.secondary" data-testid="gen-progress">
+                      Step {progress.step} / {progress.total}
+                    </Typography>
+                    <LinearProgress variant="determinate" value={(100 * progress.step) / progress.total} sx={{ mt: 0.5 }} />
+                  </Box>
+                ) : last ? (
+                  <Stack direction="row" spacing={1} useFlexGap sx={{ alignItems: 'center', flexWrap: 'wrap' }}>
+                    <Chip size="small" label={`${(last.ms / 1000).toFixed(2)} s · ${last.calls} network calls`} data-testid="gen-ms" />
+                    <Button
+                      size="small"
+                      startIcon={<LinkIcon />}
+                      onClick={() => {
+                        void navigator.clipboard?.writeText(location.href).then(() => setCopied(true));
+                        setTimeout(() => setCopied(false), 1500);
+                      }}
+                    >
+                      {copied ? 'Link copied' : 'Copy link to this image'}
+                    </Button>
+                  </Stack>
+                ) : (
+                  <Typography variant="body2" color="text.secondary">
+                    Same seed and settings, same cat: the settings live in the page's address.
+                  </Typography>
+                )}
+              </Box>
+            </CardContent>
+          </Card>
+        </Grid>
+      </Grid>
+    </Stack>
+  );
+}
