@@ -47,12 +47,13 @@ def fetch_cmd(
     data_dir: DataDirOpt = None,
     base_url: Annotated[str | None, typer.Option(
         "--base-url", envvar="TINYCATS_OXFORD_URL", show_envvar=True,
-        help="Where images.tar.gz and annotations.tar.gz are "
-             "[default: https://www.robots.ox.ac.uk/~vgg/data/pets/data/].")] = None,
+        help="Where images.tar.gz and annotations.tar.gz are (default: the dataset's home "
+             "page, https://www.robots.ox.ac.uk/~vgg/data/pets/data/).")] = None,
     from_: Annotated[list[Path] | None, typer.Option(
-        "--from", help="Use an extracted folder (registered in place, not copied) or "
-                       "downloaded archives (.tar.gz, or a folder holding them) instead of "
-                       "downloading. Repeat for several archives.")] = None,
+        "--from", metavar="PATH",
+        help="Use an extracted folder (registered in place, not copied) or "
+             "downloaded archives (.tar.gz, or a folder holding them) instead of "
+             "downloading. Repeat for several archives.")] = None,
     keep_archives: Annotated[bool, typer.Option(
         "--keep-archives", help="Keep the downloaded .tar.gz files after extracting.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Fetch again even if present.")] = False,
@@ -149,9 +150,11 @@ def add_cmd(
 
 def prepare_cmd(
     size: Annotated[list[int], typer.Option(
-        "--size", help="Image size in pixels (square); repeat for several sizes.")],
+        "--size", metavar="N",
+        help="Image size in pixels (square); repeat for several sizes.")],
     source: Annotated[list[str] | None, typer.Option(
-        "--source", help="Only this registered source (repeatable; default: all).")] = None,
+        "--source", metavar="NAME",
+        help="Only this registered source (repeatable; default: all).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the cache is current.")
                      ] = False,
     workers: Annotated[int | None, typer.Option(help="Decoding processes (default: up to 4).")

@@ -180,7 +180,8 @@ def download(url: str, dest: Path, md5: str, *, size: int | None = None,
         _drop_if_empty(part)
         kept = (f"; {part.stat().st_size:,} bytes kept in {part}, run the same command again "
                 "to resume") if part.exists() else ""
-        raise DownloadError(f"download of {url} failed after {retries + 1} attempts: {last}{kept}")
+        tries = f"{retries + 1} attempt{'s' if retries else ''}"
+        raise DownloadError(f"download of {url} failed after {tries}: {last}{kept}")
 
     got = md5_of(part)
     if got != md5:
