@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from tinycats.data import cache
+from tinycats.data.bench import augment_available
 from tinycats.data.folders import add_folder
 from tinycats.data.prepare import cache_summaries, prepare_all
 from tinycats.data.sources import Source, register
@@ -249,6 +250,8 @@ def test_cli_prepare_stats_and_bench(odd_root: tuple[Path, dict[str, str]], cli:
     r = _cli("bench", "data", "--size", str(SIZE), "--seconds", "0.05")
     assert r.code == 0, r.err
     assert "load batch (uint8, mmap)" in r.out and "images/s" in r.out
+    if augment_available():
+        assert f"load + augment -> {SIZE}px" in r.out
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, data_root: Path, cli: Cli) -> None:

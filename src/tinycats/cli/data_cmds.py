@@ -275,27 +275,40 @@ def bench_data_cmd(
     source: Annotated[str, typer.Option(help="Prepared source to read.")] = "oxford",
     batch: Annotated[int, typer.Option(help="Images per batch.")] = 64,
     seconds: Annotated[float, typer.Option(help="Measuring time per stage.")] = 1.0,
+    out_size: Annotated[int | None, typer.Option(
+        "--out-size", help="Augmentation output size (default: the cache size).")] = None,
     threads: Annotated[int | None, typer.Option(
         help="torch threads (default: torch's own choice). On a busy machine 1 can be "
              "much faster than the default.")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Measure images/s for loading the cache (and for augmentation, when available)."""
-    from tinycats.data.bench import augment_available, bench_cache, torch_threads
+    from tinycats.data.bench import (
+        augment_available,
+        bench_augment,
+        bench_cache,
+        torch_threads,
+    )
 
     root = resolve_data_dir(data_dir)
     used = torch_threads(threads)
     cs, open_s, results = bench_cache(root, source, size, batch=batch, seconds=seconds)
     table = Table("stage", "images/s", "images", "seconds",
-                  title=f"bench data: {source} @ {size}px, {len(cs.labels):,} images, "
-                        f"batch {batch}, torch threads {used or '-'}")
+                  title=f"{source} @ {size}px: {len(cs.labels):,} images, batch {batch}, "
+                        f"torch threads {used or '-'}")
     table.add_row("open cache (mmap)", "", "", f"{open_s * 1000:.1f} ms")
+    note = ""
+    if not augment_available():
+        note = "augmentation: tinycats.data.augment is not there yet; not measured"
+    elif used is None:
+        note = "augmentation: needs torch (pip install 'tinycats[train]'); not measured"
+    elif len(cs.labels):
+        results.append(bench_augment(cs, out_size or size, batch=batch, seconds=seconds))
     for r in results:
         table.add_row(r.stage, f"{r.images_per_s:,.0f}", f"{r.images:,}", f"{r.seconds:.2f}")
     console.print(table)
-    if not augment_available():
-        console.print("[dim]augmentation: tinycats.data.augment is not there yet; "
-                      "not measured[/]")
+    if note:
+        console.print(f"[dim]{note}[/]")
 
 
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,

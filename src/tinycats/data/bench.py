@@ -75,3 +75,19 @@ def torch_threads(n: int | None) -> int | None:
 
 def augment_available() -> bool:
     return importlib.util.find_spec("tinycats.data.augment") is not None
+
+
+def bench_augment(cs: CachedSet, out_size: int, *, batch: int = 64, seconds: float = 1.0,
+                  seed: int = 0) -> BenchResult:
+    """images/s of the training input path: cache batch -> NCHW uint8 -> ``augment.augment``
+    (random resized crop, flip, low-res round trip, colour jitter, normalisation)."""
+    import torch
+
+    from tinycats.data import augment as aug
+
+    g = torch.Generator().manual_seed(seed)
+
+    def step(idx: np.ndarray) -> object:
+        return aug.augment(aug.nhwc_to_nchw(cs.images[idx]), out_size, g)
+
+    return _timed(f"load + augment -> {out_size}px", step, len(cs.labels), batch, seconds)
