@@ -267,3 +267,8 @@ def test_cli_errors_are_one_line(tmp_path: Path, data_root: Path, cli: Cli) -> N
     empty = tmp_path / "empty-data"
     r = _cli("data", "prepare", "--size", "32", "--data-dir", str(empty))
     assert r.code == 2 and "no data sources registered" in r.err
+    (data_root / "sources.json").write_text("{broken")
+    r = _cli("data", "prepare", "--size", "32")
+    assert r.code == 2 and "sources.json is damaged" in r.err and "Traceback" not in r.err
+    r = _cli("data", "add", str(tmp_path), "--label", "other", "--data-dir", "/proc/nope")
+    assert r.code == 2 and r.err.startswith("error: ") and "/proc/nope" in r.err

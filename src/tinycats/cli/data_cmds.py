@@ -6,8 +6,10 @@ only parses options, draws progress bars and tables, and turns outcomes into exi
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.progress import (
@@ -28,6 +30,24 @@ from tinycats.cli.common import DataDirOpt, console, err_console, resolve_data_d
 from tinycats.errors import TinycatsError
 
 _DISPLAY = {lab.key: lab.display for lab in (*CLASSIFIER_LABELS, ANY_CAT)}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _os_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Permission denied, disk full, read-only folder: the user's to fix, so one clear line
+    (via TinycatsError) instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            raise TinycatsError(f"{e.strerror or e}{where}") from None
+
+    return wrapper
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -313,8 +333,8 @@ def bench_data_cmd(
 
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
-    data.command("fetch")(fetch_cmd)
-    data.command("add")(add_cmd)
-    data.command("prepare")(prepare_cmd)
-    data.command("stats")(stats_cmd)
-    bench.command("data")(bench_data_cmd)
+    data.command("fetch")(_os_errors(fetch_cmd))
+    data.command("add")(_os_errors(add_cmd))
+    data.command("prepare")(_os_errors(prepare_cmd))
+    data.command("stats")(_os_errors(stats_cmd))
+    bench.command("data")(_os_errors(bench_data_cmd))

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from tinycats.errors import TinycatsError
+
 SourceKind = Literal["oxford", "folder"]
 REGISTRY_FILE = "sources.json"
 
@@ -28,12 +30,21 @@ class Source:
     max_size: int | None = None
 
 
+class RegistryError(TinycatsError):
+    """sources.json exists but cannot be read."""
+
+
 def load_registry(root: Path) -> dict[str, Source]:
     f = root / REGISTRY_FILE
     if not f.exists():
         return {}
-    raw = json.loads(f.read_text())
-    return {name: Source(**entry) for name, entry in raw.items()}
+    try:
+        raw = json.loads(f.read_text())
+        return {name: Source(**entry) for name, entry in raw.items()}
+    except (json.JSONDecodeError, TypeError, AttributeError) as e:
+        # Hand-edited or from another version: say which file, rather than a traceback.
+        raise RegistryError(f"{f} is damaged ({e}); fix it, or delete it and register the "
+                            "sources again (tinycats data fetch / data add)") from None
 
 
 def register(root: Path, source: Source) -> None:
