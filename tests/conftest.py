@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tinycats.cli import common
-from tinycats.cli.main import main
 from tinycats.data.sources import Source, register
 from tinycats.paths import ENV_VAR
 
@@ -63,6 +61,10 @@ def cli(capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
     """Run ``tinycats ARGS...`` in-process through the real entry point (``main``: exit codes,
     one-line errors), capturing stdout/stderr. Much faster than a subprocess per call."""
+    # Imported here, not at the top: a broken CLI module must fail only the CLI tests.
+    from tinycats.cli import common
+    from tinycats.cli.main import main
+
     for con in (common.console, common.err_console):
         monkeypatch.setattr(con, "width", 200)  # no table wrapping in assertions
 
