@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { chooseVariant, labelByKey, ManifestError, parseManifest, type GeneratorEntry } from '../src/engine/manifest';
+import { sampleManifest } from './helpers';
+
+type M = ReturnType<typeof sampleManifest> & { models: Record<string, Record<string, unknown>> };
+const edit = (fn: (m: M) => void) => {
+  const m = sampleManifest() as M;
+  fn(m);
+  return m;
+};
+
+describe('manifest parsing', () => {
+  it('reads labels, input, sampler and files', () => {
+    const m = parseManifest(sampleManifest());
+    expect(m.models.classifier!.labels).toHaveLength(13);
+    expect(m.models.classifier!.labels[12]!.key).toBe('other');
+    expect(m.models.classifier!.input.size).toBe(224);
+    const g = m.models.generator!;
+    expect(g.null_class).toBe(13);
+    expect(g.sampler).toEqual({ time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 20, default_cfg_scale: 3, solver: 'heun', shift: 1 });
+    expect(g.files.fp16!.file).toBe('generator-fp16.onnx');
+  });
+
+  it('accepts a manifest with only one model', () => {
+    const m = parseManifest(edit((m) => delete m.models.generator));
+    expect(m.models.generator).toBeUndefined();
+  });
+
+  const bad: [string, (m: M) => void, RegExp][] = [
+    ['not a manifest', (m) => (m.format = 'other'), /format/],
+    ['a newer version', (m) => (m.version = 2), /version/],
+    ['a bad sha256', (m) => ((m.models.classifier!.files as Record<string, { sha256: string }>).fp32!.sha256 = 'xyz'), /sha256/],
+    ['a path in a file name', (m) => ((m.models.classifier!.files as Record<string, { file: string }>).fp32!.file = '../x.onnx'), /bad file name/],
+    ['a default variant that is not shipped', (m) => (m.models.generator!.default_variant = 'bf16'), /default_variant/],
+    ['labels out of order', (m) => ((m.models.classifier!.labels as { id: number }[])[3]!.id = 7), /out of order/],
+    ['an unknown time convention', (m) => ((m.models.generator!.sampler as Record<string, unknown>).time = 't1_noise'), /time convention/],
+    ['an unknown prediction type', (m) => (m.models.generator!.prediction = 'eps'), /prediction/],
+    ['a null class out of range', (m) => (m.models.generator!.null_class = 14), /null_class/],
+    ['std of zero', (m) => ((m.models.classifier!.input as Record<string, unknown>).std = [0.5, 0, 0.5]), /std/],
+  ];
+  for (const [what, fn, msg] of bad) {
+    it(`refuses ${what}`, () => {
+      expect(() => parseManifest(edit(fn))).toThrow(ManifestError);
+      expect(() => parseManifest(edit(fn))).toThrow(msg);
+    });
+  }
+
+  it('parses the shipped manifest, if the models are exported', () => {
+    const url = new URL('../public/models/manifest.json', import.meta.url);
+    if (!existsSync(url)) return;
+    const m = parseManifest(JSON.parse(readFileSync(url, 'utf8')));
+    expect(Object.keys(m.models).length).toBeGreaterThan(0);
+  });
+});
+
+describe('variant choice', () => {
+  const m = parseManifest(sampleManifest());
+  const g = m.models.generator!;
+  const c = m.models.classifier!;
+  it('WASM: the default, but never fp16', () => {
+    expect(chooseVariant(c, 'wasm', false)).toBe('int8');
+    expect(chooseVariant(g, 'wasm', true)).toBe('fp32');
+    expect(chooseVariant({ ...g, default_variant: 'fp16' } as GeneratorEntry, 'wasm', true)).toBe('fp32');
+  });
+  it('WebGPU: fp16 only with shader-f16, never int8', () => {
+    expect(chooseVariant(g, 'webgpu', true)).toBe('fp16');
+    expect(chooseVariant(g, 'webgpu', false)).toBe('fp32');
+    expect(chooseVariant(c, 'webgpu', true)).toBe('fp32');
+  });
+  it('looks labels up leniently', () => {
+    expect(labelByKey(c.labels, 'Maine Coon')?.id).toBe(6);
+    expect(labelByKey(c.labels, 'maine_coon')?.id).toBe(6);
+    expect(labelByKey(c.labels, 'lion')).toBeUndefined();
+  });
+});

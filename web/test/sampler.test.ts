@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  classWeights,
+  guidedVelocity,
+  networkCalls,
+  oneHot,
+  sample,
+  tile,
+  timeGrid,
+  toVelocity,
+  type Denoiser,
+  type SamplerOptions,
+} from '../src/engine/sampler';
+
+const base: SamplerOptions = { steps: 4, cfgScale: 1, solver: 'euler', shift: 1, prediction: 'x', tEps: 0.05 };
+
+/** x-prediction denoiser that always predicts the clean image c(y) = y . centers (per class). */
+function constantDenoiser(centers: number[], calls: number[] = []): Denoiser {
+  return async (x, t, y, batch) => {
+    calls.push(batch);
+    const d = x.length / batch;
+    const k = y.length / batch;
+    const out = new Float32Array(x.length);
+    for (let b = 0; b < batch; b++) {
+      let c = 0;
+      for (let j = 0; j < k; j++) c += y[b * k + j]! * centers[j]!;
+      out.fill(c, b * d, (b + 1) * d);
+    }
+    expect(t.length).toBe(batch);
+    return out;
+  };
+}
+
+describe('time grid', () => {
+  it('is i / N from 0 to 1', () => {
+    expect(timeGrid(4)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+  });
+  it('warps with shift: t / (t + shift (1 - t))', () => {
+    const g = timeGrid(2, 3);
+    expect(g[0]).toBe(0);
+    expect(g[1]).toBeCloseTo(0.25, 12);
+    expect(g[2]).toBe(1);
+  });
+  it('refuses zero steps', () => {
+    expect(() => timeGrid(0)).toThrow(RangeError);
+  });
+  it('Heun costs 2N - 1 network calls', () => {
+    expect(networkCalls(20, 'heun')).toBe(39);
+    expect(networkCalls(20, 'euler')).toBe(20);
+  });
+});
+
+describe('x -> v conversion', () => {
+  it('divides by 1 - t', () => {
+    const v = toVelocity(new Float32Array([1, 1]), new Float32Array([0, 0.5]), new Float32Array([0.5]), 'x', 0.05);
+    expect(Array.from(v)).toEqual([2, 1]);
+  });
+  it('clips 1 - t at t_eps', () => {
+    const v = toVelocity(new Float32Array([1]), new Float32Array([0]), new Float32Array([1]), 'x', 0.05);
+    expect(v[0]).toBeCloseTo(20, 4);
+    const v2 = toVelocity(new Float32Array([1]), new Float32Array([0]), new Float32Array([0.99]), 'x', 0.05);
+    expect(v2[0]).toBeCloseTo(20, 4);
+  });
+  it('passes v-prediction through', () => {
+    const out = new Float32Array([3, -1]);
+    expect(toVelocity(out, new Float32Array(2), new Float32Array([0.3]), 'v', 0.05)).toBe(out);
+  });
+  it('uses each sample its own t', () => {
+    const v = toVelocity(new Float32Array([1, 1]), new Float32Array([0, 0]), new Float32Array([0, 0.5]), 'x', 0.05);
+    expect(Array.from(v)).toEqual([1, 2]);
+  });
+});
+
+describe('classifier-free guidance', () => {
+  it('runs conditional and null rows as ONE batch of 2B and combines v_null + s (v_cond - v_null)', async () => {
+    const calls: number[] = [];
+    const seen: Float32Array[] = [];
+    const model: Denoiser = async (x, t, y, batch) => {
+      calls.push(batch);
+      seen.push(Float32Array.from(y));
+      return constantDenoiser([0.5, -0.25])(x, t, y, batch);
+    };
+    const x = new Float32Array([0, 0, 0, 0]); // B = 2, D = 2
+    const y = tile(oneHot(2, 0), 2);
+    const v = await guidedVelocity(model, x, 0, y, oneHot(2, 1), 2, 3, 'x', 0.05);
+    expect(calls).toEqual([4]);
+    expect(Array.from(seen[0]!)).toEqual([1, 0, 1, 0, 0, 1, 0, 1]);
+    // v_cond = 0.5, v_null = -0.25 at t = 0, x = 0: -0.25 + 3 * 0.75 = 2
+    for (const vi of v) expect(vi).toBeCloseTo(2, 6);
+  });
+  it('with scale 1 skips the null half', async () => {
+    const calls: number[] = [];
+    await guidedVelocity(constantDenoiser([0.5, -0.25], calls), new Float32Array(2), 0.3, oneHot(2, 0), oneHot(2, 1), 1, 1, 'x', 0.05);
+    expect(calls).toEqual([1]);
+  });
+});
+
+describe('samplers (hand-checked)', () => {
+  const eps = new Float32Array([0.3, -1.2, 2.0, 0.7]);
+
+  it('Euler with a perfect x-denoiser lands exactly on the clean image', async () => {
+    const out = await sample(constantDenoiser([0.5, 0]), eps, oneHot(2, 0), oneHot(2, 1), 1, { ...base, steps: 10 });
+    for (const v of out) expect(v).toBeCloseTo(0.5, 5);
+  });
+
+  it('Heun too, with 2N - 1 calls and guidance applied once', async () => {
+    const calls: number[] = [];
+    // c_cond = 0.5, c_null = -0.25, s = 1.5: the guided target is -0.25 + 1.5 * 0.75 = 0.875
+    const out = await sample(constantDenoiser([0.5, -0.25], calls), eps, oneHot(2, 0), oneHot(2, 1), 1, { ...base, steps: 5, solver: 'heun', cfgScale: 1.5 });
+    expect(calls).toEqual(Array(9).fill(2));
+    for (const v of out) expect(v).toBeCloseTo(0.875, 5);
+  });
+
+  it('clips 1 - t at t_eps on the last step (N = 40: x_N = 0.9875 c + 0.0125 eps)', async () => {
+    const out = await sample(constantDenoiser([0.5, 0]), eps, oneHot(2, 0), oneHot(2, 1), 1, { ...base, steps: 40 });
+    for (let j = 0; j < eps.length; j++) expect(out[j]).toBeCloseTo(Math.max(-1, Math.min(1, 0.9875 * 0.5 + 0.0125 * eps[j]!)), 5);
+  });
+
+  it('v-prediction, v = -x: Euler 2 steps = x0 / 4, Heun 2 steps = 0.3125 x0', async () => {
+    const model: Denoiser = async (x) => x.map((v) => -v);
+    const x0 = new Float32Array([0.8, -0.4]);
+    const opts = { ...base, steps: 2, prediction: 'v' as const };
+    const e = await sample(model, x0, oneHot(2, 0), oneHot(2, 1), 1, opts);
+    expect(e[0]).toBeCloseTo(0.2, 6);
+    expect(e[1]).toBeCloseTo(-0.1, 6);
+    const h = await sample(model, x0, oneHot(2, 0), oneHot(2, 1), 1, { ...opts, solver: 'heun' });
+    expect(h[0]).toBeCloseTo(0.25, 6);
+    expect(h[1]).toBeCloseTo(-0.125, 6);
+  });
+
+  it('clips the final image to [-1, 1]', async () => {
+    const out = await sample(constantDenoiser([3, 0]), eps, oneHot(2, 0), oneHot(2, 1), 1, base);
+    for (const v of out) expect(v).toBe(1);
+  });
+
+  it('reports every step and stops when asked', async () => {
+    const steps: number[] = [];
+    let n = 0;
+    await expect(
+      sample(constantDenoiser([0.5, 0]), eps, oneHot(2, 0), oneHot(2, 1), 1, { ...base, steps: 6 }, {
+        onStep: (i) => {
+          steps.push(i);
+        },
+        shouldStop: () => ++n > 3,
+      }),
+    ).rejects.toBeInstanceOf(CancelledError);
+    expect(steps).toEqual([0, 1, 2]);
+  });
+
+  it('does not modify the noise it was given', async () => {
+    const copy = Float32Array.from(eps);
+    await sample(constantDenoiser([0.5, 0]), eps, oneHot(2, 0), oneHot(2, 1), 1, base);
+    expect(eps).toEqual(copy);
+  });
+});
+
+describe('class weights (breed mixing)', () => {
+  it('one-hot rows and convex combinations', () => {
+    expect(Array.from(oneHot(4, 2))).toEqual([0, 0, 1, 0]);
+    const y = classWeights(4, [
+      [0, 0.3],
+      [3, 0.7],
+    ]);
+    expect(y[0]).toBeCloseTo(0.3, 6);
+    expect(y[3]).toBeCloseTo(0.7, 6);
+    const n = classWeights(3, [
+      [0, 2],
+      [1, 2],
+    ]);
+    expect(Array.from(n)).toEqual([0.5, 0.5, 0]);
+  });
+  it('refuses bad rows', () => {
+    expect(() => oneHot(3, 3)).toThrow(RangeError);
+    expect(() => classWeights(3, [[0, 0]])).toThrow(RangeError);
+    expect(() => classWeights(3, [[0, -1]])).toThrow(RangeError);
+  });
+  it('a mixed row conditions a linear denoiser on the mix', async () => {
+    const y = classWeights(2, [
+      [0, 0.25],
+      [1, 0.75],
+    ]);
+    const out = await sample(constantDenoiser([0.8, -0.4, 0]), new Float32Array([0.1, 0.2]), new Float32Array([...y, 0]), oneHot(3, 2), 1, { ...base, steps: 8 });
+    for (const v of out) expect(v).toBeCloseTo(0.25 * 0.8 + 0.75 * -0.4, 5);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { camFor, colormap } from '../src/engine/heatmap';
+import { sniffImageType } from '../src/engine/imageio';
+import { quantile, summarize } from '../src/engine/stats';
+
+describe('latency summary', () => {
+  it('median and p90 like numpy.percentile', () => {
+    const s = summarize([5, 1, 4, 2, 3, 10, 9, 8, 7, 6]);
+    expect(s.median).toBe(5.5);
+    expect(s.p90).toBeCloseTo(9.1, 10);
+    expect(s.min).toBe(1);
+    expect(s.max).toBe(10);
+    expect(s.mean).toBe(5.5);
+    expect(quantile([42], 0.9)).toBe(42);
+    expect(Number.isNaN(summarize([]).median)).toBe(true);
+  });
+});
+
+describe('heatmap', () => {
+  it('takes one class map, ReLU, scaled to [0, 1]', () => {
+    // 2 classes of 2x1 maps
+    const cam = new Float32Array([1, 2, -3, 6]);
+    expect(Array.from(camFor(cam, [1, 2], 0))).toEqual([0.5, 1]);
+    expect(Array.from(camFor(cam, [1, 2], 1))).toEqual([0, 1]);
+    expect(Array.from(camFor(new Float32Array([-1, -2]), [1, 2], 0))).toEqual([0, 0]);
+  });
+  it('colour ramp ends', () => {
+    expect(colormap(0)).toEqual([0, 0, 4]);
+    expect(colormap(1)).toEqual([252, 255, 164]);
+  });
+});
+
+describe('image sniffing', () => {
+  const b = (...xs: number[]) => new Uint8Array([...xs, ...Array(32).fill(0)]);
+  it('knows the common formats and rejects text', () => {
+    expect(sniffImageType(b(0xff, 0xd8, 0xff, 0xe0))).toBe('jpeg');
+    expect(sniffImageType(b(0x89, 0x50, 0x4e, 0x47))).toBe('png');
+    expect(sniffImageType(new TextEncoder().encode('GIF89a'))).toBe('gif');
+    expect(sniffImageType(new TextEncoder().encode('RIFF1234WEBPVP8 '))).toBe('webp');
+    expect(sniffImageType(new TextEncoder().encode('hello, this is text'))).toBeNull();
+  });
+});
