@@ -40,3 +40,22 @@ describe('image sniffing', () => {
     expect(sniffImageType(new TextEncoder().encode('hello, this is text'))).toBeNull();
   });
 });
+
+describe('image size from the header (before decoding)', () => {
+  it('reads real JPEG and PNG headers', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { headerSize } = await import('../src/engine/imageio');
+    const jpg = new Uint8Array(readFileSync(new URL('../../tests/fixtures/oxford-mini/images/Bengal_1.jpg', import.meta.url)));
+    const size = headerSize(jpg);
+    expect(size).not.toBeNull();
+    expect(Math.max(...size!)).toBe(160);
+    const png = new Uint8Array(readFileSync(new URL('../public/favicon.svg', import.meta.url)));
+    expect(headerSize(png)).toBeNull();
+    // a PNG header that claims 20000 x 9000
+    const bomb = new Uint8Array(64);
+    bomb.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    new DataView(bomb.buffer).setUint32(16, 20000);
+    new DataView(bomb.buffer).setUint32(20, 9000);
+    expect(headerSize(bomb)).toEqual([20000, 9000]);
+  });
+});

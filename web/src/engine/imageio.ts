@@ -34,6 +34,50 @@ export function sniffImageType(head: Uint8Array): string | null {
   return null;
 }
 
+/**
+ * Width and height from the file header (PNG, GIF, BMP, WebP, JPEG), without decoding, so that a
+ * decompression bomb is refused before the browser allocates its pixels. null when unknown.
+ */
+export function headerSize(head: Uint8Array): [number, number] | null {
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const type = sniffImageType(head);
+  try {
+    if (type === 'png') return [dv.getUint32(16), dv.getUint32(20)];
+    if (type === 'gif') return [dv.getUint16(6, true), dv.getUint16(8, true)];
+    if (type === 'bmp') return [Math.abs(dv.getInt32(18, true)), Math.abs(dv.getInt32(22, true))];
+    if (type === 'webp') {
+      const kind = String.fromCharCode(head[12]!, head[13]!, head[14]!, head[15]!);
+      if (kind === 'VP8X') return [1 + (dv.getUint32(24, true) & 0xffffff), 1 + (dv.getUint32(27, true) & 0xffffff)];
+      if (kind === 'VP8 ') return [dv.getUint16(26, true) & 0x3fff, dv.getUint16(28, true) & 0x3fff];
+      if (kind === 'VP8L') {
+        const b = dv.getUint32(21, true);
+        return [1 + (b & 0x3fff), 1 + ((b >>> 14) & 0x3fff)];
+      }
+      return null;
+    }
+    if (type === 'jpeg') {
+      let o = 2;
+      while (o + 9 < head.length) {
+        if (head[o] !== 0xff) return null;
+        const marker = head[o + 1]!;
+        if (marker === 0xff) {
+          o++;
+          continue;
+        }
+        const len = dv.getUint16(o + 2);
+        // SOF0..SOF15 except DHT (c4), JPG (c8), DAC (cc)
+        if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+          return [dv.getUint16(o + 7), dv.getUint16(o + 5)];
+        }
+        o += 2 + len;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}
+
 export function describeSize(w: number, h: number): string {
   return `${w} x ${h} (${((w * h) / 1e6).toFixed(1)} megapixels)`;
 }
@@ -64,7 +108,12 @@ export async function decodeImage(blob: Blob, targetSize: number): Promise<Decod
   if (blob.size > MAX_FILE_BYTES) {
     throw new ImageInputError('too_large', `This file is ${(blob.size / 1024 / 1024).toFixed(0)} MB; please use an image under ${MAX_FILE_BYTES / 1024 / 1024} MB.`);
   }
-  const type = sniffImageType(new Uint8Array(await blob.slice(0, 32).arrayBuffer()));
+  const head = new Uint8Array(await blob.slice(0, 256 * 1024).arrayBuffer());
+  const type = sniffImageType(head);
+  const declared = headerSize(head);
+  if (declared && declared[0] * declared[1] > MAX_PIXELS) {
+    throw new ImageInputError('too_large', `This image is ${describeSize(declared[0], declared[1])}, over the ${MAX_PIXELS / 1e6} megapixel limit. Please use a smaller one.`);
+  }
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob);
