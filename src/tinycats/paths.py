@@ -34,3 +34,11 @@ def runs_dir(root: Path) -> Path:
 def repo_root() -> Path:
     """The source checkout (for shipped models and configs); only meaningful in a checkout."""
     return Path(__file__).resolve().parents[2]
+
+
+#: Where the shipped ONNX files and manifest.json live in a checkout (what the web app serves).
+SHIPPED_MODELS = "web/public/models"
+
+
+def shipped_models_dir() -> Path:
+    return repo_root() / SHIPPED_MODELS

@@ -22,7 +22,7 @@ from tinycats.errors import TinycatsError
 from tinycats.paths import data_dir
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[
     Path | None,

@@ -1,0 +1,183 @@
+"""Generator export: one denoiser step as ONNX, in fp32, fp16 (for WebGPU) and int8.
+
+The graph is the network only: inputs ``x`` (B,3,S,S), ``t`` (B,), ``y`` (B,K) class weights;
+output ``out`` (B,3,S,S), with a dynamic batch axis. The sampling loop and classifier-free
+guidance live in the runtimes (docs/sampler.md), never in the graph. Weights are the EMA ones.
+Every variant is parity-checked against PyTorch on a fixed input and the figures are kept in
+the manifest entry.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tinycats.breeds import GENERATOR_CLASSES, NULL_ID
+from tinycats.errors import TinycatsError
+from tinycats.export import manifest as mf
+from tinycats.generator.config import GeneratorConfig
+from tinycats.generator.dit import TinyDiT
+from tinycats.generator.flow import T_EPS
+
+OPSET = 20
+VARIANTS = ("fp32", "fp16", "int8")
+
+
+class ExportError(TinycatsError):
+    pass
+
+
+def export_fp32(model: TinyDiT, path: Path) -> Path:
+    c = model.cfg
+    model = model.eval()
+    args = (torch.zeros(2, c.channels, c.image_size, c.image_size), torch.full((2,), 0.5),
+            torch.zeros(2, c.num_classes))
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        prog = torch.onnx.export(model, args, dynamo=True, external_data=False,
+                                 input_names=["x", "t", "y"], output_names=["out"],
+                                 dynamic_shapes={"x": {0: batch}, "t": {0: batch},
+                                                 "y": {0: batch}},
+                                 opset_version=OPSET)
+    if prog is None:
+        raise ExportError("torch.onnx.export returned nothing")
+    prog.save(str(path), external_data=False)
+    return path
+
+
+def to_fp16(fp32: Path, out: Path) -> Path:
+    """fp16 weights and compute, float32 inputs/outputs (the runtimes feed float32 either way)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    m = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True)
+    onnx.save(m, str(out))
+    return out
+
+
+def to_int8(fp32: Path, out: Path) -> Path:
+    """Dynamic int8 quantisation of the MatMul/Gemm weights (activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gemm"])
+    return out
+
+
+def fixed_input(cfg: GeneratorConfig, batch: int = 4, seed: int = 0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    s = cfg.model.image_size
+    x = rng.standard_normal((batch, cfg.model.channels, s, s), dtype=np.float32)
+    t = np.linspace(0.05, 0.95, batch, dtype=np.float32)
+    y = np.zeros((batch, cfg.model.num_classes), dtype=np.float32)
+    y[np.arange(batch), np.arange(batch) % cfg.model.num_classes] = 1.0
+    y[-1] = 0.0
+    y[-1, NULL_ID] = 1.0
+    return x, t, y
+
+
+def parity(model: TinyDiT, cfg: GeneratorConfig, path: Path) -> dict[str, float]:
+    """Max and mean |ONNX - PyTorch| of the network output on a fixed input."""
+    import onnxruntime as ort
+
+    x, t, y = fixed_input(cfg)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = sess.run(["out"], {"x": x, "t": t, "y": y})[0]
+    d = np.abs(out - ref)
+    return {"max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean())}
+
+
+def generator_entry(cfg: GeneratorConfig, files: dict[str, dict[str, Any]],
+                    checkpoint_info: dict[str, Any]) -> dict[str, Any]:
+    sc = cfg.sampler
+    return {
+        "task": "generate",
+        "image_size": cfg.model.image_size,
+        "channels": cfg.model.channels,
+        "value_range": [-1, 1],
+        "classes": [{"id": c.id, "key": c.key, "display": c.display} for c in GENERATOR_CLASSES],
+        "null_class": NULL_ID,
+        "inputs": {"x": "x", "t": "t", "y": "y"},
+        "output": "out",
+        "prediction": cfg.prediction,
+        "sampler": {"time": "t0_noise_t1_data", "interpolant": "x_t = t*x + (1-t)*eps",
+                    "t_eps": T_EPS, "default_steps": sc.steps,
+                    "default_cfg_scale": sc.cfg_scale, "solver": sc.solver, "shift": sc.shift,
+                    "cfg": "v = v_null + s*(v_cond - v_null), cond and null as one batch of 2B",
+                    "noise": "numpy default_rng(seed).standard_normal((B,3,S,S), float32)"},
+        "files": files,
+        "default_variant": "fp32",
+        "model": {"params": sum(p.numel() for p in TinyDiT(cfg.model).parameters()),
+                  "width": cfg.model.width, "depth": cfg.model.depth,
+                  "patch_size": cfg.model.patch_size, "heads": cfg.model.heads},
+        "training": checkpoint_info,
+    }
+
+
+def check_consistent(model_state: dict[str, torch.Tensor], cfg: GeneratorConfig) -> None:
+    """Refuse a checkpoint whose weights do not fit its config (clear message, not a trace)."""
+    if cfg.model.num_classes != len(GENERATOR_CLASSES):
+        raise ExportError(
+            f"checkpoint has {cfg.model.num_classes} classes but this tinycats knows "
+            f"{len(GENERATOR_CLASSES)} generator classes: unknown class set, refusing to export")
+    expected = TinyDiT(cfg.model).state_dict()
+    bad = [k for k, v in expected.items()
+           if k not in model_state or tuple(model_state[k].shape) != tuple(v.shape)]
+    extra = [k for k in model_state if k not in expected]
+    if bad or extra:
+        raise ExportError(f"checkpoint weights do not match its model config "
+                          f"(mismatched: {bad[:5]}, unexpected: {extra[:5]})")
+
+
+def export_generator(checkpoint: Path, out_dir: Path, *,
+                     variants: tuple[str, ...] = VARIANTS,
+                     metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    from tinycats.config import from_dict
+    from tinycats.training import checkpoint as ckpt
+
+    ck = ckpt.load(checkpoint)
+    try:
+        cfg = from_dict(GeneratorConfig, ck["config"])
+    except (TypeError, KeyError) as e:
+        raise ExportError(f"{checkpoint} carries no usable generator config ({e})") from e
+    state = ck["ema"] if "ema" in ck else ck["model"]
+    check_consistent(state, cfg)
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise ExportError(f"unknown variant(s) {sorted(unknown)}; choose from {VARIANTS}")
+    model = TinyDiT(cfg.model)
+    model.load_state_dict(state)
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32 = export_fp32(model, out_dir / "generator-fp32.onnx")
+    paths = {"fp32": fp32}
+    if "fp16" in variants:
+        paths["fp16"] = to_fp16(fp32, out_dir / "generator-fp16.onnx")
+    if "int8" in variants:
+        paths["int8"] = to_int8(fp32, out_dir / "generator-int8.onnx")
+    files: dict[str, dict[str, Any]] = {}
+    for name, p in paths.items():
+        files[name] = {**mf.file_entry(p), "parity_vs_torch": parity(model, cfg, p)}
+    info = {"steps": ck.get("step"), "summary": ck.get("summary", {}),
+            "checkpoint": checkpoint.name, "config_name": cfg.name}
+    entry = generator_entry(cfg, files, info)
+    if metrics:
+        entry["metrics"] = metrics
+    else:  # keep previously measured metrics of the same files, if any
+        man_path = out_dir / mf.MANIFEST_NAME
+        if man_path.exists():
+            old = mf.load(man_path)["models"].get("generator", {})
+            if old.get("metrics") and old.get("files", {}).get("fp32", {}).get(
+                    "sha256") == files["fp32"]["sha256"]:
+                entry["metrics"] = old["metrics"]
+    mf.update_model(out_dir / mf.MANIFEST_NAME, "generator", entry)
+    return entry

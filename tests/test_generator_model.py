@@ -1,0 +1,153 @@
+"""Tests that would have caught the failures of the project tinycats replaces (see
+ARCHITECTURE.md): missing position embedding, scrambling unpatchify, non-identity fresh blocks,
+a noiseless input or zero target, dead class embeddings, double CFG, non-deterministic sampling."""
+
+import torch
+
+from tinycats.breeds import NULL_ID, NUM_GENERATOR_CLASSES
+from tinycats.generator import flow
+from tinycats.generator.dit import (
+    DiTBlock,
+    DiTConfig,
+    TinyDiT,
+    one_hot,
+    patchify,
+    sincos_pos_embed_2d,
+    unpatchify,
+)
+
+TINY = DiTConfig(image_size=16, patch_size=4, width=32, depth=2, heads=2)
+
+
+def randomize(model: TinyDiT, seed: int = 0) -> TinyDiT:
+    """Give zero-initialised (adaLN-Zero) layers random weights so every path is live."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return model
+
+
+def test_patchify_roundtrip_exact_and_patch_content():
+    x = torch.randn(2, 3, 16, 16)
+    tokens = patchify(x, 4)
+    assert tokens.shape == (2, 16, 48)
+    assert torch.equal(unpatchify(tokens, 4, 3, 4), x)
+    # token 5 is the patch at grid row 1, column 1: pixels [4:8, 4:8]
+    assert torch.equal(tokens[0, 5].reshape(4, 4, 3), x[0, :, 4:8, 4:8].permute(1, 2, 0))
+
+
+def test_position_embedding_present_distinct_and_used():
+    pe = sincos_pos_embed_2d(32, 4)
+    assert pe.shape == (16, 32)
+    assert torch.cdist(pe, pe).fill_diagonal_(1.0).min() > 0.1  # every position distinct
+    model = randomize(TinyDiT(TINY))
+    assert torch.allclose(model.pos_embed[0], pe)
+    x, t, y = torch.zeros(1, 3, 16, 16), torch.tensor([0.5]), one_hot(torch.tensor([0]))
+    out = model(x, t, y)
+    # A constant image has identical patches: only the position embedding tells tokens apart.
+    toks = patchify(out, 4)[0]
+    assert (toks - toks[0]).abs().max() > 1e-3
+    model.pos_embed.zero_()
+    toks0 = patchify(model(x, t, y), 4)[0]
+    assert (toks0 - toks0[0]).abs().max() < 1e-5
+
+
+def test_adaln_zero_fresh_block_is_identity():
+    blk = TinyDiT(TINY).blocks[0]
+    assert isinstance(blk, DiTBlock)
+    h, c = torch.randn(2, 16, 32), torch.randn(2, 32)
+    assert torch.equal(blk(h, c), h)
+    fresh = TinyDiT(TINY)
+    assert torch.count_nonzero(fresh(torch.randn(2, 3, 16, 16), torch.rand(2),
+                                     one_hot(torch.tensor([1, 2])))) == 0
+
+
+def test_noisy_input_contains_noise_and_target_nonzero():
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    eps = torch.randn_like(x)
+    t = torch.tensor([0.0, 0.3, 0.7, 0.95])
+    x_t = flow.interpolate(x, eps, t)
+    assert torch.allclose(x_t[0], eps[0])  # t=0 is pure noise
+    for i in range(1, 4):
+        assert (x_t[i] - x[i]).abs().mean() > 0.01  # noise really present
+        assert torch.allclose(x_t[i], t[i] * x[i] + (1 - t[i]) * eps[i])
+    v = x - eps
+    assert v.abs().mean() > 0.5  # the loss target is not zero
+
+
+def test_every_class_embedding_gets_gradient_null_included():
+    model = randomize(TinyDiT(TINY))
+    labels = torch.arange(NUM_GENERATOR_CLASSES)
+    x = torch.randn(len(labels), 3, 16, 16)
+    loss, _ = flow.flow_loss(model, x, one_hot(labels), torch.rand(len(labels)),
+                             torch.randn_like(x), "x")
+    loss.backward()
+    assert model.class_table.grad is not None
+    per_row = model.class_table.grad.abs().sum(dim=1)
+    assert (per_row > 0).all(), per_row
+    assert NULL_ID == NUM_GENERATOR_CLASSES - 1
+
+
+def test_cfg_scale_one_equals_conditional():
+    model = randomize(TinyDiT(TINY)).eval()
+    x = torch.randn(3, 3, 16, 16)
+    y = one_hot(torch.tensor([0, 5, 11]))
+    y_null = one_hot(torch.full((3,), NULL_ID))
+    with torch.no_grad():
+        v1 = flow.guided_velocity(model, x, 0.4, y, y_null, 1.0, "x")
+        t = torch.full((3,), 0.4)
+        cond = flow.to_velocity(model(x, t, y), x, t, "x")
+        v3 = flow.guided_velocity(model, x, 0.4, y, y_null, 3.0, "x")
+        null = flow.to_velocity(model(x, t, y_null), x, t, "x")
+    assert torch.allclose(v1, cond, atol=1e-6)
+    assert torch.allclose(v3, null + 3.0 * (cond - null), atol=1e-5)  # CFG applied once
+
+
+def test_seeded_sampler_is_deterministic_and_label_dependent():
+    model = randomize(TinyDiT(TINY)).eval()
+    def run(seed: int, label: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(2, 3, 16, 16, generator=g)
+        y = one_hot(torch.full((2,), label))
+        y_null = one_hot(torch.full((2,), NULL_ID))
+        return flow.sample(model, noise, y, y_null, steps=4, cfg_scale=2.0, prediction="x",
+                           solver="heun")
+    a, b = run(7, 3), run(7, 3)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, run(8, 3))
+    assert not torch.equal(a, run(7, 4))
+    assert a.abs().max() <= 1.0
+
+
+def test_class_weights_mix_interpolates_embedding():
+    model = randomize(TinyDiT(TINY))
+    t = torch.tensor([0.5])
+    y = 0.25 * one_hot(torch.tensor([1])) + 0.75 * one_hot(torch.tensor([10]))
+    c = model.condition(t, y)
+    c1 = model.condition(t, one_hot(torch.tensor([1])))
+    c10 = model.condition(t, one_hot(torch.tensor([10])))
+    assert torch.allclose(c, 0.25 * c1 + 0.75 * c10, atol=1e-6)
+
+
+def test_time_grid_and_solvers_follow_contract():
+    assert flow.time_grid(4) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    shifted = flow.time_grid(4, shift=3.0)
+    assert shifted[0] == 0.0 and shifted[-1] == 1.0 and shifted[1] < 0.25
+    # With a known velocity field v = const, Euler and Heun both land exactly at x0 + v.
+    v = torch.full((1, 3, 4, 4), 0.5)
+    def const(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return v.expand_as(x)
+    x0 = torch.zeros(1, 3, 4, 4)
+    y = torch.zeros(1, NUM_GENERATOR_CLASSES)
+    for solver in ("euler", "heun"):
+        out = flow.sample(const, x0, y, y, steps=5, cfg_scale=1.0, prediction="v",
+                          solver=solver)  # type: ignore[arg-type]
+        assert torch.allclose(out, x0 + 0.5)
+
+
+def test_x_prediction_velocity_clipped_near_one():
+    x_t = torch.zeros(1, 3, 2, 2)
+    out = torch.ones(1, 3, 2, 2)
+    v = flow.to_velocity(out, x_t, torch.tensor([1.0]), "x")
+    assert torch.allclose(v, torch.full_like(v, 1 / flow.T_EPS))
