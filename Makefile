@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest test-slow demo clean web-install web-test
+.PHONY: install test lint typecheck pytest test-slow demo clean web-install web-test web-build web-bench
 
 install: $(STAMP)
 
@@ -28,14 +28,47 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck pytest web-test
 
 # Slow checks on the full ../shared/data (not part of `make test`).
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow
 
-demo: $(STAMP)
+demo: $(STAMP) web-build
 	$(VENV)/bin/tinycats generate --breed Siamese -n 16 --seed 7 -o demo-siamese.png
+	$(VENV)/bin/tinycats serve --dir $(WEB)/dist --port $(DEMO_PORT)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-results
+
+# --- web app (web/): Vite + React + TypeScript, ONNX Runtime Web -------------------------------
+WEB := web
+WEB_STAMP := $(WEB)/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+DEMO_PORT ?= 8000
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) $(WEB)/index.html \
+	$(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.app.json
+
+# npm ci from the lock file (never a browser download: Playwright drives Debian's Chromium)
+web-install: $(WEB_STAMP) $(CHROMIUM)
+
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+web-build: $(WEB)/dist/index.html
+
+$(WEB)/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	cd $(WEB) && npm run --silent build
+
+# tsc (strict) + Vitest (engine logic, models under onnxruntime-web in Node) + Playwright (the
+# production build in Chromium; screenshots in web/test-results/screenshots)
+web-test: web-install web-build
+	cd $(WEB) && npx tsc -b && npx vitest run && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test
+
+# classify latency, one 64x64 cat, page ready with models cached (figures printed)
+web-bench: web-install web-build
+	cd $(WEB) && node scripts/bench.mjs

@@ -92,6 +92,7 @@ async function load(req: LoadRequest): Promise<LoadResult> {
   post({ type: 'progress', id: req.id, progress: { phase: 'init', loaded: 0, total: 1, fromCache: dl.fromCache } });
   const t0 = performance.now();
   let ort = await importOrt(backend);
+  const tImport = performance.now();
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   let session: Session;
@@ -116,6 +117,7 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     fromCache: dl.fromCache,
     downloadMs: dl.ms,
     initMs: performance.now() - t0,
+    stages: { fetchMs: dl.ms, importMs: tImport - t0, sessionMs: performance.now() - tImport },
     note: dl.note,
     fallbackReason,
     adapter: backend === 'webgpu' ? adapter : undefined,

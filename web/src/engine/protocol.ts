@@ -72,6 +72,8 @@ export interface LoadResult {
   fromCache: boolean;
   downloadMs: number;
   initMs: number;
+  /** where the load time went: model bytes (download or cache + sha256), runtime import, session creation */
+  stages: { fetchMs: number; importMs: number; sessionMs: number };
   note?: string;
   /** why the requested backend was not used */
   fallbackReason?: string;
