@@ -12,17 +12,20 @@ import Tabs from '@mui/material/Tabs';
 import Toolbar from '@mui/material/Toolbar';
 import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
+import LinearProgress from '@mui/material/LinearProgress';
 import { LockIcon, TuneIcon } from './components/icons';
 import { Logo } from './components/Logo';
 import { defaultThreads } from './engine/caps';
 import { hub, type BackendPref } from './engine/hub';
-import AboutPage from './pages/AboutPage';
-import BenchmarkPage from './pages/BenchmarkPage';
-import ClassifyPage from './pages/ClassifyPage';
-import GeneratePage from './pages/GeneratePage';
 import { href, PAGES, useRoute, type Page } from './router';
 import { useEngine } from './useEngine';
+
+// pages load on demand: the first page needs less JavaScript
+const ClassifyPage = lazy(() => import('./pages/ClassifyPage'));
+const GeneratePage = lazy(() => import('./pages/GeneratePage'));
+const BenchmarkPage = lazy(() => import('./pages/BenchmarkPage'));
+const AboutPage = lazy(() => import('./pages/AboutPage'));
 
 const TITLES: Record<Page, string> = { classify: 'Classify', generate: 'Generate', benchmark: 'Benchmark', about: 'About' };
 
@@ -113,10 +116,12 @@ export default function App() {
         </Container>
       </AppBar>
       <Container maxWidth="lg" component="main" sx={{ py: { xs: 3, md: 5 }, flex: 1 }}>
-        {page === 'classify' && <ClassifyPage />}
-        {page === 'generate' && <GeneratePage />}
-        {page === 'benchmark' && <BenchmarkPage />}
-        {page === 'about' && <AboutPage />}
+        <Suspense fallback={<LinearProgress sx={{ mt: 4 }} aria-label="loading the page" />}>
+          {page === 'classify' && <ClassifyPage />}
+          {page === 'generate' && <GeneratePage />}
+          {page === 'benchmark' && <BenchmarkPage />}
+          {page === 'about' && <AboutPage />}
+        </Suspense>
       </Container>
       <Box component="footer" sx={{ py: 3, textAlign: 'center', color: 'text.secondary' }}>
         <Typography variant="body2" sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.75 }}>

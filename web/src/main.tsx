@@ -4,6 +4,7 @@ import useMediaQuery from '@mui/material/useMediaQuery';
 import { StrictMode, useMemo } from 'react';
 import { createRoot } from 'react-dom/client';
 import App from './App';
+import { hub } from './engine/hub';
 import { makeTheme } from './theme';
 
 function Root() {
@@ -16,6 +17,11 @@ function Root() {
     </ThemeProvider>
   );
 }
+
+// start the models of the first page right away, in parallel with rendering
+const first = location.hash.replace(/^#\/?/, '').split('?')[0] || 'classify';
+if (first === 'classify' || first === 'generate') void hub.ensure('classifier').catch(() => {});
+if (first === 'generate') void hub.ensure('generator').catch(() => {});
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

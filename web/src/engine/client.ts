@@ -106,6 +106,11 @@ export class ModelClient {
     return this.send<LoadResult>({ type: 'load', model: this.model, ...args }, { onProgress }).promise;
   }
 
+  /** Start the runtime early (no answer); the thread count is fixed from then on. */
+  prewarm(backend: Backend, threads: number) {
+    this.worker.postMessage({ type: 'prewarm', id: this.nextId++, backend, threads } satisfies WorkerRequest);
+  }
+
   classify(tensor: Float32Array, batch: number): Promise<ClassifyResult> {
     return this.send<ClassifyResult>({ type: 'classify', tensor, batch }).promise;
   }

@@ -57,7 +57,7 @@ class Hub {
     models: { classifier: { status: 'idle' }, generator: { status: 'idle' } },
   };
   private listeners = new Set<() => void>();
-  private clients: Partial<Record<ModelKey, { client: ModelClient; key: string; ready: Promise<ModelClient> }>> = {};
+  private clients: Partial<Record<ModelKey, { client: ModelClient; runtimeKey: string; loadKey?: string; ready?: Promise<ModelClient> }>> = {};
   private manifestP: Promise<Manifest> | null = null;
   private capsP: Promise<Caps> | null = null;
 
@@ -117,57 +117,77 @@ class Hub {
     this.set({ backendPref: pref });
   }
 
-  async resolveConfig(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<LoadConfig> {
-    const [m, caps] = await Promise.all([this.manifest(), this.caps()]);
-    const entry = m.models[model];
-    if (!entry) throw new Error(`the manifest has no ${model} yet`);
+  private async runtimeConfig(override: Partial<LoadConfig> & { pref?: BackendPref }): Promise<{ backend: Backend; threads: number; caps: Caps }> {
+    const caps = await this.caps();
     const pref = override.pref ?? this.snap.backendPref;
     const backend: Backend = override.backend ?? (pref === 'auto' ? (caps.webgpu && !caps.fallbackAdapter ? 'webgpu' : 'wasm') : pref);
-    const variant = override.variant && override.variant in entry.files ? override.variant : chooseVariant(entry, backend, caps.shaderF16);
-    return { backend, variant, threads: override.threads ?? defaultThreads(caps) };
+    return { backend, threads: override.threads ?? defaultThreads(caps), caps };
   }
 
-  /** The model's worker with its session loaded in the given (or preferred) configuration. */
+  async resolveConfig(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<LoadConfig> {
+    const [m, rt] = await Promise.all([this.manifest(), this.runtimeConfig(override)]);
+    const entry = m.models[model];
+    if (!entry) throw new Error(`the manifest has no ${model} yet`);
+    const variant = override.variant && override.variant in entry.files ? override.variant : chooseVariant(entry, rt.backend, rt.caps.shaderF16);
+    return { backend: rt.backend, variant, threads: rt.threads };
+  }
+
+  /**
+   * The model's worker with its session loaded in the given (or preferred) configuration. The
+   * worker and its runtime start as soon as the backend is known, in parallel with the manifest
+   * and the model bytes; a later call with the same configuration reuses the session.
+   */
   async ensure(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<ModelClient> {
+    const rt = await this.runtimeConfig(override);
+    const runtimeKey = `${rt.backend}/${rt.threads}`;
+    let slot = this.clients[model];
+    if (!slot || slot.runtimeKey !== runtimeKey) {
+      slot?.client.terminate();
+      const client = new ModelClient(model);
+      client.prewarm(rt.backend, rt.threads);
+      slot = { client, runtimeKey };
+      this.clients[model] = slot;
+    }
     const cfg = await this.resolveConfig(model, override);
     const key = JSON.stringify(cfg);
-    const cur = this.clients[model];
-    if (cur && cur.key === key) return cur.ready;
-    cur?.client.terminate();
-    const m = await this.manifest();
-    const entry = m.models[model]!;
+    slot = this.clients[model]!;
+    if (slot.loadKey === key && slot.ready) return slot.ready;
+    const { client } = slot;
+    // no await from here on: concurrent callers must see this load and share it
+    const entry = this.snap.manifest!.models[model]!;
     const file = entry.files[cfg.variant]!;
-    const client = new ModelClient(model);
     const t0 = performance.now();
+    const current = () => this.clients[model]?.client === client && this.clients[model]?.loadKey === key;
     this.setModel(model, { status: 'loading', config: cfg, progress: { phase: 'download', loaded: 0, total: file.bytes, fromCache: false, file: file.file } });
     const ready = client
       .load(
         { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads },
         (p) => {
-          if (this.clients[model]?.client === client) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
+          if (current()) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
         },
       )
       .then(
         (info) => {
-          if (this.clients[model]?.client === client) {
+          if (current()) {
             this.setModel(model, { status: 'ready', config: cfg, info });
             window.__tinycats ??= { ready: {}, loads: {} };
             window.__tinycats.ready[model] = performance.now();
-            window.__tinycats.loads[model] = { ...info, initMs: info.initMs, downloadMs: info.downloadMs };
+            window.__tinycats.loads[model] = info;
             performance.measure(`tinycats:${model}-load`, { start: t0, end: performance.now() });
           }
           return client;
         },
         (e: Error) => {
-          if (this.clients[model]?.client === client) {
+          if (current()) {
             this.setModel(model, { status: 'error', config: cfg, error: e.message });
             delete this.clients[model];
+            client.terminate();
           }
-          client.terminate();
           throw e;
         },
       );
-    this.clients[model] = { client, key, ready };
+    slot.loadKey = key;
+    slot.ready = ready;
     return ready;
   }
 

@@ -66,17 +66,41 @@ async function webgpuProblem(): Promise<{ problem?: string; adapter?: string }> 
   }
 }
 
+// A 67-byte ONNX graph (y = Identity(x)). Creating a session for it makes onnxruntime compile and
+// start its WebAssembly (and its helper threads) while the real model is still being fetched.
+const WARMUP_MODEL = 'CAcSADo3ChAKAXgSAXkiCElkZW50aXR5EgF3Wg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==';
+
+let runtime: { key: string; ort: Promise<Ort> } | null = null;
+
+/** Import and start onnxruntime once per worker (its thread count is fixed at start). */
+function startRuntime(backend: 'wasm' | 'webgpu', threads: number): Promise<Ort> {
+  const key = `${backend}/${threads}`;
+  if (runtime?.key === key) return runtime.ort;
+  const ort = (async () => {
+    const o = await importOrt(backend);
+    o.env.wasm.numThreads = threads;
+    o.env.wasm.proxy = false;
+    const bytes = Uint8Array.from(atob(WARMUP_MODEL), (c) => c.charCodeAt(0));
+    const s = await o.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    await s.release();
+    return o;
+  })();
+  runtime = { key, ort };
+  return ort;
+}
+
+function effectiveThreads(requested: number): number {
+  return scope.crossOriginIsolated === true ? Math.max(1, requested) : 1;
+}
+
 async function load(req: LoadRequest): Promise<LoadResult> {
   if (loaded) {
     await loaded.session.release().catch(() => {});
     loaded = null;
   }
-  const dl = await fetchVerified(req.url, req.file, {
-    cache: await openModelCache(),
-    onProgress: (progress) => post({ type: 'progress', id: req.id, progress }),
-  });
+  const t0 = performance.now();
   const isolated = scope.crossOriginIsolated === true;
-  const threads = isolated ? Math.max(1, req.threads) : 1;
+  const threads = effectiveThreads(req.threads);
   let backend = req.backend;
   let fallbackReason: string | undefined;
   let adapter: string | undefined;
@@ -89,12 +113,17 @@ async function load(req: LoadRequest): Promise<LoadResult> {
       fallbackReason = w.problem;
     }
   }
+  // the runtime starts while the model bytes are fetched and verified
+  const ortP = startRuntime(backend, threads);
+  ortP.catch(() => {});
+  const dl = await fetchVerified(req.url, req.file, {
+    cache: await openModelCache(),
+    onProgress: (progress) => post({ type: 'progress', id: req.id, progress }),
+  });
   post({ type: 'progress', id: req.id, progress: { phase: 'init', loaded: 0, total: 1, fromCache: dl.fromCache } });
-  const t0 = performance.now();
-  let ort = await importOrt(backend);
-  const tImport = performance.now();
-  ort.env.wasm.numThreads = threads;
-  ort.env.wasm.proxy = false;
+  const tFetched = performance.now();
+  let ort = await ortP;
+  const tRuntime = performance.now();
   let session: Session;
   try {
     session = await ort.InferenceSession.create(dl.bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
@@ -102,10 +131,10 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     if (backend !== 'webgpu' || !req.allowFallback) throw e;
     fallbackReason = `WebGPU session failed (${(e as Error).message}); using WASM`;
     backend = 'wasm';
-    ort = await importOrt('webgpu'); // the same module also runs the WASM backend
-    ort.env.wasm.numThreads = threads;
+    ort = await ortP; // the WebGPU build also runs the WASM backend
     session = await ort.InferenceSession.create(dl.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   }
+  const tEnd = performance.now();
   const info: LoadResult = {
     model: req.model,
     backend,
@@ -116,8 +145,8 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     bytes: req.file.bytes,
     fromCache: dl.fromCache,
     downloadMs: dl.ms,
-    initMs: performance.now() - t0,
-    stages: { fetchMs: dl.ms, importMs: tImport - t0, sessionMs: performance.now() - tImport },
+    initMs: tEnd - tFetched,
+    stages: { fetchMs: dl.ms, runtimeWaitMs: tRuntime - tFetched, sessionMs: tEnd - tRuntime, totalMs: tEnd - t0 },
     note: dl.note,
     fallbackReason,
     adapter: backend === 'webgpu' ? adapter : undefined,
@@ -210,6 +239,10 @@ async function bench(req: BenchRequest): Promise<BenchResult> {
 async function handle(req: WorkerRequest): Promise<void> {
   if (req.type === 'cancel') {
     cancelled.add(req.target);
+    return;
+  }
+  if (req.type === 'prewarm') {
+    startRuntime(req.backend === 'webgpu' && !scope.navigator.gpu ? 'wasm' : req.backend, effectiveThreads(req.threads)).catch(() => {});
     return;
   }
   const job = queue.then(async () => {

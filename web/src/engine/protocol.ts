@@ -52,13 +52,21 @@ export interface BenchRequest {
   batch: number;
 }
 
+/** Start onnxruntime (import + WebAssembly) before the model is known: no answer. */
+export interface PrewarmRequest {
+  type: 'prewarm';
+  id: number;
+  backend: Backend;
+  threads: number;
+}
+
 export interface CancelRequest {
   type: 'cancel';
   id: number;
   target: number;
 }
 
-export type WorkerRequest = LoadRequest | ClassifyRequest | GenerateRequest | BenchRequest | CancelRequest;
+export type WorkerRequest = LoadRequest | ClassifyRequest | GenerateRequest | BenchRequest | CancelRequest | PrewarmRequest;
 
 export interface LoadResult {
   model: ModelKey;
@@ -72,8 +80,9 @@ export interface LoadResult {
   fromCache: boolean;
   downloadMs: number;
   initMs: number;
-  /** where the load time went: model bytes (download or cache + sha256), runtime import, session creation */
-  stages: { fetchMs: number; importMs: number; sessionMs: number };
+  /** where the load time went: model bytes (download or cache + sha256), waiting for the runtime
+   * (started in parallel with the fetch), creating the session; total since the load request */
+  stages: { fetchMs: number; runtimeWaitMs: number; sessionMs: number; totalMs: number };
   note?: string;
   /** why the requested backend was not used */
   fallbackReason?: string;
