@@ -246,6 +246,11 @@ def test_unreachable_server_is_one_clear_error(tmp_path: Path, archives: dict[st
         fetch(tmp_path / "data", "http://127.0.0.1:9/", files=_remote(archives), retries=0)
 
 
+def test_only_http_urls(tmp_path: Path, archives: dict[str, bytes]) -> None:
+    with pytest.raises(DownloadError, match="use --from PATH"):
+        fetch(tmp_path / "data", f"file://{tmp_path}/", files=_remote(archives))
+
+
 def test_wrong_size_is_refused_before_downloading(tmp_path: Path, server: Server,
                                                   archives: dict[str, bytes]) -> None:
     files = (RemoteFile("images.tar.gz", "0" * 32, 123),)

@@ -124,6 +124,7 @@ def _attempt(url: str, part: Path, expected_size: int | None, timeout: float,
             total = int(length) if length and length.isdigit() else None
             mode = "wb"
         if expected_size is not None and total is not None and total != expected_size:
+            part.unlink(missing_ok=True)  # bytes of some other file: nothing to resume
             raise DownloadError(
                 f"{url} is {total:,} bytes, expected {expected_size:,}: "
                 "not the expected file (check the base URL)")
@@ -158,6 +159,10 @@ def download(url: str, dest: Path, md5: str, *, size: int | None = None,
 
     A ``dest`` that exists and verifies is kept as is (a second run does nothing).
     """
+    if not url.startswith(("http://", "https://")):
+        # urllib would also open file:// and ftp://; --from is the way for local archives.
+        raise DownloadError(f"{url}: only http:// and https:// URLs can be downloaded "
+                            "(for a local archive use --from PATH)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         if md5_of(dest) == md5:
