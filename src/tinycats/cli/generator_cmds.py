@@ -148,8 +148,70 @@ def export_generator_cmd(
     console.print(f"manifest: {dest / 'manifest.json'}")
 
 
+def eval_generator(
+    model_dir: ModelDirOpt = None,
+    data_dir: DataDirOpt = None,
+    n_per_breed: Annotated[int, typer.Option(help="Samples per breed.")] = 32,
+    steps: Annotated[int | None, typer.Option(help="Sampler steps (default: manifest).")] = None,
+    cfg: Annotated[float | None, typer.Option("--cfg", help="Guidance scale (default: "
+                   "manifest).")] = None,
+    solver: Annotated[str | None, typer.Option(help="euler or heun (default: manifest).")
+                      ] = None,
+    variant: Annotated[str | None, typer.Option(help="Generator variant to measure.")] = None,
+    seed: Annotated[int, typer.Option(help="Base noise seed.")] = 1234,
+    report_dir: Annotated[Path, typer.Option(help="Where the JSON report and grids go.")
+                          ] = Path("reports"),
+    update_manifest: Annotated[bool, typer.Option(
+        help="Store the figures in the manifest's generator entry (default variant only).")
+                               ] = True,
+) -> None:
+    """FID/KID vs the Oxford test split, breed accuracy by the shipped classifier,
+    memorisation distances and sample grids, measured on the exported ONNX model."""
+    from rich.progress import Progress
+
+    from tinycats.cli.common import err_console
+    from tinycats.export import manifest as mf
+    from tinycats.generator.evaluate import GenEvalConfig, evaluate_generator
+
+    mdir = model_dir or shipped_models_dir()
+    root = resolve_data_dir(data_dir)
+    if report_dir == Path("reports") and not report_dir.exists():
+        report_dir = repo_root() / "reports"
+    ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
+                         seed=seed, variant=variant)
+    with Progress(console=err_console, transient=True) as prog:
+        tasks: dict[str, object] = {}
+
+        def on_progress(stage: str, i: int, n: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=n)
+            prog.update(tasks[stage], completed=i)  # type: ignore[arg-type]
+
+        rep = evaluate_generator(mdir, root, ecfg, report_dir=report_dir, log=console.print,
+                                 progress=on_progress)
+    ba = rep["breed_accuracy"]
+    console.print(f"breed accuracy: mean {ba['mean']:.1%}, min {ba['min']:.1%} "
+                  f"(classifier on real 64px test cats: {ba['classifier_on_real_test_64px']:.1%})")
+    for k, v in ba["per_breed"].items():
+        console.print(f"  {k:18s} {v:.1%}")
+    console.print(f"FID {rep['fid']['value']:.1f} (N={rep['fid']['n_samples']} vs "
+                  f"{rep['fid']['n_real']} test cats; real-vs-real reference "
+                  f"{rep['fid']['real_vs_real_reference']:.1f}); KID {rep['kid']['mean']:.4f}")
+    console.print(f"report: {report_dir}")
+    man_path = mdir / "manifest.json"
+    entry = mf.model_entry(mf.load(man_path), "generator")
+    if update_manifest and rep["model"]["variant"] == entry.get("default_variant", "fp32"):
+        metrics = {"breed_accuracy_mean": ba["mean"], "breed_accuracy_min": ba["min"],
+                   "fid": rep["fid"]["value"], "fid_n_samples": rep["fid"]["n_samples"],
+                   "kid": rep["kid"]["mean"], "sampler": rep["sampler"],
+                   "measured_by": "tinycats eval generator"}
+        entry["metrics"] = metrics
+        mf.update_model(man_path, "generator", entry)
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("generator")(train_generator)
     export.command("generator")(export_generator_cmd)
     app.command("generate")(generate)
+    eval.command("generator")(eval_generator)

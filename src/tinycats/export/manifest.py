@@ -74,8 +74,9 @@ def update_model(path: Path, key: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Insert or replace ``models[key]`` and rewrite the manifest atomically."""
     m: dict[str, Any] = (load(path) if path.exists()
                          else {"format": FORMAT, "version": VERSION, "models": {}})
-    entry = {**entry, "exported": datetime.now(UTC).isoformat(timespec="seconds"),
-             "producer": producer_versions()}
+    # A re-export gets fresh metadata; an update of metrics keeps the export's own.
+    entry = {"exported": datetime.now(UTC).isoformat(timespec="seconds"),
+             "producer": producer_versions(), **entry}
     m["models"][key] = entry
     m["models"] = dict(sorted(m["models"].items()))
     path.parent.mkdir(parents=True, exist_ok=True)

