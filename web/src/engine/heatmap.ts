@@ -46,7 +46,7 @@ export function heatmapRgba(map: Float32Array, h: number, w: number): Uint8Clamp
     out[i * 4] = r;
     out[i * 4 + 1] = g;
     out[i * 4 + 2] = b;
-    out[i * 4 + 3] = Math.round(60 + 160 * v);
+    out[i * 4 + 3] = Math.round(30 + 170 * v);
   }
   return out;
 }
