@@ -209,9 +209,23 @@ def eval_generator(
         mf.update_model(man_path, "generator", entry)
 
 
+def export_golden(
+    model_dir: ModelDirOpt = None,
+    out: Annotated[Path | None, typer.Option(help="JSON file (default: "
+                   "tests/golden/generator.json).")] = None,
+) -> None:
+    """Write golden vectors (noise, model outputs, Euler/Heun+CFG samples) for parity tests."""
+    from tinycats.export.golden import write_golden
+
+    dest = out or repo_root() / "tests" / "golden" / "generator.json"
+    g = write_golden((model_dir or shipped_models_dir()) / "manifest.json", dest)
+    console.print(f"wrote {dest} ({dest.stat().st_size / 1e3:.0f} kB) for {g['model']['file']}")
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("generator")(train_generator)
     export.command("generator")(export_generator_cmd)
+    export.command("golden")(export_golden)
     app.command("generate")(generate)
     eval.command("generator")(eval_generator)
