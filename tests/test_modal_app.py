@@ -135,14 +135,26 @@ def test_entrypoint_parses_its_arguments() -> None:
     ({"timeout_hours": 30.0}, "--timeout-hours must be in (0, 24]"),
     ({"config": "configs/nope.yaml"}, "configs/nope.yaml does not exist; recipes in configs/:"),
     ({"run_name": "../x"}, "run name '../x' may hold only letters"),
+    ({"kind": "classifier", "steps": 10}, "the classifier trains for a number of epochs"),
+    ({"epochs": 2.0}, "--epochs is for the classifier"),
 ])
 def test_bad_options_are_one_clear_error(change: dict[str, Any], message: str) -> None:
     opts: dict[str, Any] = {"kind": "generator", "config": str(TINY), "gpus": 1, "steps": 0,
                             "run_name": "", "fresh": False, "timeout_hours": 1.0,
-                            "data_size": 0, "mlflow": False, "mlflow_uri": ""}
+                            "data_size": 0, "mlflow": False, "mlflow_uri": "", "epochs": 0.0}
     with pytest.raises(job.JobError) as e:
         modal_app.make_spec(**{**opts, **change})
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_classifier_job_options() -> None:
+    spec, _ = modal_app.make_spec("classifier", str(TINY), 2, 0, "cls", False, 1.0, 0, False,
+                                  "", epochs=3.5)
+    assert spec.extra_args == ["--epochs", "3.5"] and spec.steps is None
+    cmd = job.train_command(spec, Path("/r.yaml"), Path("/d"), Path("/d/runs/cls"),
+                            max_minutes=None, python="py")
+    assert cmd[6:] == ["-m", "tinycats", "train", "classifier", "--config", "/r.yaml",
+                       "--data-dir", "/d", "--run-dir", "/d/runs/cls", "--epochs", "3.5"]
 
 
 def test_multi_gpu_jobs_run_torchrun() -> None:

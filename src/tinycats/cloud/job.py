@@ -87,7 +87,8 @@ class JobSpec:
 def plan(kind: str, config: Path | str | None = None, *, gpus: int = 1, steps: int | None = None,
          run_name: str | None = None, fresh: bool = False, time_limit_min: float | None = None,
          data_size: int | None = None, tracking: dict[str, str] | None = None,
-         extra_args: Sequence[str] = (), repo: Path | None = None) -> JobSpec:
+         epochs: float | None = None, extra_args: Sequence[str] = (),
+         repo: Path | None = None) -> JobSpec:
     """Check the user's settings and read the recipe; every problem is one JobError line."""
     if kind not in KINDS:
         raise JobError(f"unknown trainer {kind!r}; use one of: {', '.join(KINDS)}")
@@ -95,6 +96,10 @@ def plan(kind: str, config: Path | str | None = None, *, gpus: int = 1, steps: i
         raise JobError(f"--gpus must be between 1 and {MAX_GPUS} (one container), not {gpus}")
     if steps is not None and steps <= 0:
         raise JobError(f"--steps must be positive, not {steps}")
+    if steps is not None and kind == "classifier":
+        raise JobError("the classifier trains for a number of epochs: use --epochs, not --steps")
+    if epochs is not None and (kind != "classifier" or epochs <= 0):
+        raise JobError("--epochs is for the classifier and must be positive")
     if time_limit_min is not None and time_limit_min <= TIME_MARGIN_MIN:
         raise JobError(f"the timeout must be above {TIME_MARGIN_MIN:g} minutes")
     path = Path(config or DEFAULT_CONFIGS[kind])
@@ -117,7 +122,8 @@ def plan(kind: str, config: Path | str | None = None, *, gpus: int = 1, steps: i
     return JobSpec(kind=kind, config_text=text, run_name=name, gpus=gpus, steps=steps,
                    fresh=fresh, job_id=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
                    time_limit_min=time_limit_min, data_size=data_size,
-                   tracking=dict(tracking or {}), extra_args=list(extra_args))
+                   tracking=dict(tracking or {}),
+                   extra_args=[*(["--epochs", f"{epochs:g}"] if epochs else []), *extra_args])
 
 
 def recipe_size(spec: JobSpec) -> int:
@@ -125,7 +131,7 @@ def recipe_size(spec: JobSpec) -> int:
     if spec.data_size:
         return spec.data_size
     recipe = yaml.safe_load(spec.config_text) or {}
-    for section, key in (("data", "size"), ("data", "image_size"), ("model", "image_size")):
+    for section, key in (("data", "size"), ("data", "cache_size"), ("model", "image_size")):
         value = (recipe.get(section) or {}).get(key)
         if isinstance(value, int):
             return value
@@ -172,6 +178,17 @@ def supports_option(kind: str, option: str, python: str | None = None) -> bool:
     out = subprocess.run(cli("train", kind, "--help", python=python), capture_output=True,
                          text=True, env={**os.environ, "COLUMNS": "200"})
     return option in out.stdout
+
+
+def finished(run_dir: Path, since: float) -> bool | None:
+    """The trainer's own verdict (``done`` in a ``summary.yaml`` written after ``since``, a
+    time.time()); None when it gives none (then the step count decides)."""
+    summary = run_dir / "summary.yaml"
+    if not summary.exists() or summary.stat().st_mtime < since:
+        return None
+    data = yaml.safe_load(summary.read_text()) or {}
+    done = data.get("done") if isinstance(data, dict) else None
+    return done if isinstance(done, bool) else None
 
 
 def progress(run_dir: Path) -> tuple[int, int | None] | None:
@@ -241,7 +258,7 @@ def run_job(spec: JobSpec, root: Path, *, commit: Callable[[], None] = lambda: N
         + (f" at step {before[0]}" if before else ""))
     log("$ " + " ".join(cmd))
     env = {**os.environ, **spec.tracking}
-    t0 = time.monotonic()
+    t0, started = time.monotonic(), time.time()
     next_commit = t0 + commit_every_s
     # Own session: a signal meant for this job reaches the trainer only through _stop().
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, start_new_session=True)
@@ -284,7 +301,8 @@ def run_job(spec: JobSpec, root: Path, *, commit: Callable[[], None] = lambda: N
         raise JobError(f"training failed (exit code {rc}); see the log above")
     after = progress(run_dir)
     step, total = after if after else (0, None)
-    complete = total is None or step >= total
+    verdict = finished(run_dir, started)
+    complete = verdict if verdict is not None else (total is None or step >= total)
     minutes = (time.monotonic() - t0) / 60
     if not complete and max_minutes is not None and minutes >= max_minutes - 0.5:
         raise Incomplete(f"{spec.kind} run {run_dir} reached step {step}/{total} in its time "

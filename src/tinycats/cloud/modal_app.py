@@ -108,7 +108,7 @@ FUNCTIONS = {"generator": train_generator, "classifier": train_classifier}
 
 def make_spec(kind: str, config: str, gpus: int, steps: int, run_name: str, fresh: bool,
               timeout_hours: float, data_size: int, mlflow: bool, mlflow_uri: str,
-              repo: Path = REPO) -> tuple[job.JobSpec, int]:
+              epochs: float = 0.0, repo: Path = REPO) -> tuple[job.JobSpec, int]:
     """The entry point's options as a checked JobSpec and the timeout in seconds."""
     timeout_s = round(timeout_hours * 3600)
     if not 0 < timeout_s <= MAX_TIMEOUT_S:
@@ -119,18 +119,21 @@ def make_spec(kind: str, config: str, gpus: int, steps: int, run_name: str, fres
     tracking = TrackingSettings(mlflow or bool(mlflow_uri), mlflow_uri or None).to_env()
     spec = job.plan(kind, config or None, gpus=gpus, steps=steps or None,
                     run_name=run_name or None, fresh=fresh, time_limit_min=timeout_s / 60,
-                    data_size=data_size or None, tracking=tracking, repo=repo)
+                    data_size=data_size or None, tracking=tracking, epochs=epochs or None,
+                    repo=repo)
     return spec, timeout_s
 
 
 @app.local_entrypoint()
 def main(kind: Literal["generator", "classifier"] = "generator", config: str = "",
-         gpu: str = DEFAULT_GPU, gpus: int = 1, steps: int = 0, run_name: str = "",
-         fresh: bool = False, timeout_hours: float = DEFAULT_TIMEOUT_S / 3600,
-         data_size: int = 0, mlflow: bool = False, mlflow_uri: str = "") -> None:
-    """Train on Modal. 0 / "" mean "the recipe's value"."""
+         gpu: str = DEFAULT_GPU, gpus: int = 1, steps: int = 0, epochs: float = 0.0,
+         run_name: str = "", fresh: bool = False,
+         timeout_hours: float = DEFAULT_TIMEOUT_S / 3600, data_size: int = 0,
+         mlflow: bool = False, mlflow_uri: str = "") -> None:
+    """Train on Modal. 0 / "" mean "the recipe's value" (--steps: generator, --epochs:
+    classifier)."""
     spec, timeout_s = make_spec(kind, config, gpus, steps, run_name, fresh, timeout_hours,
-                                data_size, mlflow, mlflow_uri)
+                                data_size, mlflow, mlflow_uri, epochs)
     fn = FUNCTIONS[kind].with_options(gpu=gpu_spec(gpu, gpus), timeout=timeout_s)
     print(f"{kind} run {spec.run_name!r} on {gpu_spec(gpu, gpus)}, timeout {timeout_s}s, "
           f"volume {VOLUME_NAME}")
