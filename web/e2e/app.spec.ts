@@ -200,20 +200,45 @@ test.describe('generate', () => {
   });
 });
 
+test.describe('served by `tinycats serve`', () => {
+  const tinycats = resolve(REPO, '.venv/bin/tinycats');
+  let server: ChildProcess;
+  const port = 4176;
+  test.skip(!existsSync(tinycats), 'no .venv with tinycats installed');
+  test.beforeAll(async () => {
+    server = spawn(tinycats, ['serve', '--dir', resolve(WEB, 'dist'), '--port', String(port), '--quiet'], { stdio: 'ignore' });
+    await waitFor(`http://127.0.0.1:${port}/`);
+  });
+  test.afterAll(() => {
+    server?.kill();
+  });
+
+  test('cross-origin isolated, multi-threaded, models load', async ({ page }) => {
+    await page.goto(`http://127.0.0.1:${port}/#/classify`);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await expect(page.getByTestId('isolation')).toHaveText(/threads/);
+    if (hasClassifier) await expect(page.getByTestId('backend')).toHaveText(/^WASM · \d threads?$/);
+  });
+});
+
+async function waitFor(url: string) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
 test.describe('without COOP/COEP (a static host that cannot set headers)', () => {
   let server: ChildProcess;
   const port = 4174;
   test.beforeAll(async () => {
     server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', resolve(WEB, 'dist')], { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      try {
-        await fetch(`http://127.0.0.1:${port}/`);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    throw new Error('the plain http.server did not start');
+    await waitFor(`http://127.0.0.1:${port}/`);
   });
   test.afterAll(() => {
     server.kill();
