@@ -222,6 +222,58 @@ def export_golden(
     console.print(f"wrote {dest} ({dest.stat().st_size / 1e3:.0f} kB) for {g['model']['file']}")
 
 
+def bench_generator(
+    model_dir: ModelDirOpt = None,
+    variants: Annotated[str, typer.Option(help="Comma-separated variants to time.")
+                        ] = "fp32,int8",
+    runs: Annotated[int, typer.Option(help="Timed network calls per setting.")] = 30,
+    warmup: Annotated[int, typer.Option(help="Untimed calls first.")] = 10,
+    threads: Annotated[int | None, typer.Option(help="onnxruntime intra-op threads.")] = None,
+    images: Annotated[int, typer.Option(help="Whole images timed per variant.")] = 3,
+) -> None:
+    """Per-step latency (batch 1, and 2 = one CFG step) and whole-image time, per variant."""
+    import platform
+    import statistics
+    import time
+
+    import numpy as np
+    from rich.table import Table
+
+    from tinycats.runtime.sample import Generator, initial_noise
+
+    mdir = model_dir or shipped_models_dir()
+    table = Table(title=f"generator, onnxruntime CPU, {platform.machine()}, "
+                        f"threads={threads or 'default'}")
+    for col in ("variant", "batch", "median ms/call", "p90 ms/call", "image (default sampler) s"):
+        table.add_column(col)
+    for v in [v.strip() for v in variants.split(",") if v.strip()]:
+        gen = Generator(mdir / "manifest.json", variant=v, threads=threads)
+        img_s: list[float] = []
+        for _ in range(images):
+            t0 = time.perf_counter()
+            gen.sample(initial_noise(0, 1, gen.size), gen.one_hot([0]))
+            img_s.append(time.perf_counter() - t0)
+        for b in (1, 2):
+            x = initial_noise(1, b, gen.size)
+            t = np.full((b,), 0.5, np.float32)
+            y = gen.one_hot([0] * b)
+            for _ in range(warmup):
+                gen.denoise(x, t, y)
+            ms = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                gen.denoise(x, t, y)
+                ms.append((time.perf_counter() - t0) * 1e3)
+            ms.sort()
+            table.add_row(v, str(b), f"{statistics.median(ms):.2f}",
+                          f"{ms[int(0.9 * (len(ms) - 1))]:.2f}",
+                          f"{statistics.median(img_s):.2f}" if b == 1 else "")
+    sd = gen.sampler
+    console.print(table)
+    console.print(f"default sampler: {sd['solver']}, {sd['default_steps']} steps, "
+                  f"CFG {sd['default_cfg_scale']} (batch 2 per call)")
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("generator")(train_generator)
@@ -229,3 +281,4 @@ def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: t
     export.command("golden")(export_golden)
     app.command("generate")(generate)
     eval.command("generator")(eval_generator)
+    bench.command("generator")(bench_generator)
