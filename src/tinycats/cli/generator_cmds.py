@@ -274,9 +274,23 @@ def bench_generator(
                   f"CFG {sd['default_cfg_scale']} (batch 2 per call)")
 
 
+def pack_generator(
+    out: Annotated[Path, typer.Option(help="New data folder to write (replaced if present).")],
+    data_dir: DataDirOpt = None,
+    size: Annotated[int, typer.Option(help="Image size of the caches to pack.")] = 64,
+    any_cat_limit: Annotated[int, typer.Option(help="Unlabeled cat faces to include.")] = 1500,
+) -> None:
+    """Write a compact data folder with only what generator training reads (for a GPU box)."""
+    from tinycats.generator.pack import pack_generator_data
+
+    total = pack_generator_data(resolve_data_dir(data_dir), out, size, any_cat_limit)
+    console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("generator")(train_generator)
+    data.command("pack-generator")(pack_generator)
     export.command("generator")(export_generator_cmd)
     export.command("golden")(export_golden)
     app.command("generate")(generate)
