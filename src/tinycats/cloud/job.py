@@ -41,7 +41,7 @@ from tinycats.errors import TinycatsError
 Kind = Literal["generator", "classifier"]
 KINDS: tuple[str, ...] = ("generator", "classifier")
 DEFAULT_CONFIGS: dict[str, str] = {
-    "generator": "configs/generator-64-cpu.yaml",
+    "generator": "configs/generator-64-h200.yaml",
     "classifier": "configs/classifier-lite0.yaml",
 }
 MAX_GPUS = 8  # GPUs in one Modal container
