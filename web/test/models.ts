@@ -22,11 +22,19 @@ export function hasModel(m: Manifest | null, key: ModelKey, variant?: string): b
   return !!f && existsSync(resolve(MODELS_DIR, f.file));
 }
 
-export async function session(m: Manifest, key: ModelKey, variant?: string) {
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/** One session per model file, shared by the tests of a file (creating one takes seconds). */
+export function session(m: Manifest, key: ModelKey, variant?: string): Promise<ort.InferenceSession> {
   const e = m.models[key]!;
   const f = e.files[variant ?? e.default_variant]!;
-  ort.env.wasm.numThreads = 1;
-  return ort.InferenceSession.create(new Uint8Array(readFileSync(resolve(MODELS_DIR, f.file))), { executionProviders: ['wasm'] });
+  let s = sessions.get(f.file);
+  if (!s) {
+    ort.env.wasm.numThreads = 1;
+    s = ort.InferenceSession.create(new Uint8Array(readFileSync(resolve(MODELS_DIR, f.file))), { executionProviders: ['wasm'] });
+    sessions.set(f.file, s);
+  }
+  return s;
 }
 
 export const ortNode = ort as unknown as Ort;

@@ -55,6 +55,8 @@ interface Settings {
   solver: Solver;
   seed: number;
   n: number;
+  /** a model variant pinned by the link (fp32, fp16, int8); else the backend's choice */
+  variant?: string;
 }
 
 const BATCHES = [1, 4, 9];
@@ -79,6 +81,7 @@ function fromParams(p: URLSearchParams, e: GeneratorEntry, choices: Label[]): Se
     solver,
     seed: Math.round(clamp(num('seed', 42), 0, MAX_SEED)),
     n: BATCHES.includes(n) ? n : 1,
+    variant: p.get('variant') && p.get('variant')! in e.files ? p.get('variant')! : undefined,
   };
 }
 
@@ -89,6 +92,7 @@ function toParams(s: Settings, classes: Label[]): Record<string, string> {
     out.a = String(s.a);
   }
   Object.assign(out, { steps: String(s.steps), cfg: String(s.cfg), solver: s.solver, seed: String(s.seed), n: String(s.n) });
+  if (s.variant) out.variant = s.variant;
   return out;
 }
 
@@ -233,15 +237,24 @@ export default function GeneratePage() {
   const autoRan = useRef(false);
   const ready = models.generator.status === 'ready';
 
+  const pinned = s?.variant;
   useEffect(() => {
-    void hub.ensure('generator').catch(() => {});
+    void hub.ensure('generator', pinned ? { variant: pinned } : {}).catch(() => {});
+  }, [pinned]);
+  useEffect(() => {
     void hub.ensure('classifier').catch(() => {});
     return () => job.current?.cancel();
   }, []);
 
+  // settings come from the address; an edited address (or back/forward) updates them
+  const query = params.toString();
   useEffect(() => {
-    if (entry && !s) setS(fromParams(params, entry, choices));
-  }, [entry, s, params, choices]);
+    if (!entry) return;
+    setS((cur) => {
+      if (cur && new URLSearchParams(toParams(cur, entry.classes)).toString() === query) return cur;
+      return fromParams(new URLSearchParams(query), entry, choices);
+    });
+  }, [entry, query, choices]);
 
   const set = useCallback(
     (p: Partial<Settings>) =>
@@ -306,7 +319,7 @@ export default function GeneratePage() {
     setProgress({ step: 0, total: settings.steps });
     setTiles(Array.from({ length: settings.n }, (_, i) => ({ rgba: tiles[i]?.rgba ?? null })));
     try {
-      const client = await hub.ensure('generator');
+      const client = await hub.ensure('generator', settings.variant ? { variant: settings.variant } : {});
       const k = entry.classes.length;
       const row = settings.mix !== null ? classWeights(k, [[settings.breed, 1 - settings.a], [settings.mix, settings.a]]) : oneHot(k, settings.breed);
       const noise = window.__tinycatsNoise;
