@@ -23,6 +23,7 @@ export function builtManifest(): BuiltManifest | null {
 }
 
 export async function shot(page: Page, name: string) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: resolve(SHOTS, `${name}.png`), fullPage: true });
 }
 
