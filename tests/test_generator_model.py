@@ -151,3 +151,38 @@ def test_x_prediction_velocity_clipped_near_one():
     out = torch.ones(1, 3, 2, 2)
     v = flow.to_velocity(out, x_t, torch.tensor([1.0]), "x")
     assert torch.allclose(v, torch.full_like(v, 1 / flow.T_EPS))
+
+
+def test_final_conv_starts_as_identity_and_warm_start_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import numpy as np
+
+    from tinycats.generator.config import GenDataConfig, GeneratorConfig, GenTrainConfig
+    from tinycats.generator.data import from_arrays
+    from tinycats.generator.train import train
+
+    cfg_conv = dataclasses.replace(TINY, final_conv=True)
+    fresh = TinyDiT(cfg_conv)
+    assert torch.count_nonzero(fresh(torch.randn(2, 3, 16, 16), torch.rand(2),
+                                     one_hot(torch.tensor([1, 2])))) == 0
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8), np.arange(8))
+    base = GeneratorConfig(model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+                           train=GenTrainConfig(batch_size=8, steps=6, warmup=1,
+                                                ckpt_every=3, sample_every=0, log_every=3))
+    base = dataclasses.replace(base, sampler=dataclasses.replace(base.sampler, steps=2))
+    train(base, data, tmp_path, log=lambda s: None, stop_after_steps=3)
+    # The same run, resumed with a layer added to the architecture: old weights kept exactly,
+    # the new layer joins the optimizer, training continues to the end of the schedule.
+    logs: list[str] = []
+    summary = train(dataclasses.replace(base, model=cfg_conv), data, tmp_path, log=logs.append)
+    assert summary["step"] == 6
+    assert any("new parameters" in m for m in logs)
+    ck = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert len(ck["opt_groups"]) == 2 and any(n.startswith("refine") for n in ck["opt_groups"][1])
+    # and a third resume with the saved groups works too
+    summary = train(dataclasses.replace(base, model=cfg_conv,
+                                        train=dataclasses.replace(base.train, steps=7)),
+                    data, tmp_path, log=lambda s: None)
+    assert summary["step"] == 7

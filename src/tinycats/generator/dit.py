@@ -36,6 +36,9 @@ class DiTConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     num_classes: int = NUM_GENERATOR_CLASSES  # includes the null row
+    #: a small residual 3x3 conv stack after unpatchify (as in U-ViT) that smooths the seams
+    #: between patches; its last layer starts at zero, so it begins as the identity.
+    final_conv: bool = False
 
     @property
     def grid(self) -> int:
@@ -154,6 +157,11 @@ class TinyDiT(nn.Module):
         self.blocks = nn.ModuleList(DiTBlock(d, cfg.heads, cfg.mlp_ratio)
                                     for _ in range(cfg.depth))
         self.final = FinalLayer(d, cfg.patch_dim)
+        self.refine: nn.Sequential | None = None
+        if cfg.final_conv:
+            self.refine = nn.Sequential(
+                nn.Conv2d(cfg.channels, 32, 3, padding=1), nn.GELU(approximate="tanh"),
+                nn.Conv2d(32, cfg.channels, 3, padding=1))
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -172,6 +180,11 @@ class TinyDiT(nn.Module):
         for lin in zero:
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
+        if self.refine is not None:
+            last = cast(nn.Conv2d, self.refine[2])
+            assert last.bias is not None
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def condition(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Conditioning vector: timestep embedding + class embedding (y: class weights)."""
@@ -185,8 +198,11 @@ class TinyDiT(nn.Module):
         h = self.patch_embed(patchify(x, self.cfg.patch_size)) + self.pos_embed
         for blk in self.blocks:
             h = blk(h, c)
-        out = self.final(h, c)
-        return unpatchify(out, self.cfg.patch_size, self.cfg.channels, self.cfg.grid)
+        out = unpatchify(self.final(h, c), self.cfg.patch_size, self.cfg.channels,
+                         self.cfg.grid)
+        if self.refine is not None:
+            out = out + self.refine(out)
+        return out
 
 
 def one_hot(labels: torch.Tensor, num_classes: int = NUM_GENERATOR_CLASSES) -> torch.Tensor:

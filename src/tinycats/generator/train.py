@@ -33,6 +33,9 @@ from tinycats.training.runlog import RunLog
 from tinycats.training.schedule import lr_at
 
 T_BINS = 5
+#: model switches that only add a layer starting as the identity: a run may be resumed with
+#: one of them turned on (the new layer's weights start from their init).
+ADDITIVE_SWITCHES = {"final_conv"}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -63,6 +66,12 @@ def save_final(path: Path, ema: EMA, cfg: GeneratorConfig, step: int,
                             "step": step, "kind": "generator-ema", **extra}, path)
 
 
+def make_optimizer(model: TinyDiT, tc: Any, groups: list[list[str]]) -> torch.optim.AdamW:
+    params = dict(model.named_parameters())
+    return torch.optim.AdamW([{"params": [params[n] for n in g]} for g in groups], lr=tc.lr,
+                             betas=tuple(tc.betas), weight_decay=tc.weight_decay)
+
+
 def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "auto",
           resume: bool = True, log: Callable[[str], None] = print,
           stop_after_steps: int | None = None) -> dict[str, Any]:
@@ -80,8 +89,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
 
     model = TinyDiT(cfg.model).to(dev)
     ema = EMA(model, tc.ema_decay)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tuple(tc.betas),  # type: ignore[arg-type]
-                            weight_decay=tc.weight_decay)
+    names = [n for n, _ in model.named_parameters()]
+    groups: list[list[str]] = [names]  # parameter names per optimizer group
     fwd = torch.compile(model) if tc.compile else model
     if tc.batch_size % dist.world:
         raise ConfigError(f"train.batch_size {tc.batch_size} is not divisible by {dist.world} "
@@ -90,16 +99,35 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     micro = min(tc.micro_batch or local_batch, local_batch)
 
     step, skipped, seen = 0, 0, 0
+    opt = make_optimizer(model, tc, groups)
     last = run_dir / "last.pt"
     if resume and last.exists():
         ck = checkpoint.load(last, map_location=dev)
-        if ck.get("config", {}).get("model") != to_dict(cfg)["model"]:
+        ck_model = ck.get("config", {}).get("model", {})
+        if any(ck_model.get(k, v) != v for k, v in to_dict(cfg)["model"].items()
+               if not (k in ADDITIVE_SWITCHES and not ck_model.get(k))):
             raise checkpoint.CheckpointError(
                 f"{last} was trained with a different model config; use a new run folder "
                 "or --fresh")
-        model.load_state_dict(ck["model"])
-        ema.model.load_state_dict(ck["ema"])
+        # A layer added to the architecture since the checkpoint (a config switch the
+        # checkpoint predates, e.g. final_conv) keeps its identity init and joins the
+        # optimizer as a new group; every other tensor must match exactly.
+        missing, unexpected = model.load_state_dict(ck["model"], strict=False)
+        if unexpected:
+            raise checkpoint.CheckpointError(f"{last} has weights this model lacks: "
+                                             f"{unexpected[:5]}")
+        ema.model.load_state_dict(ck["ema"], strict=False)
+        groups = ck.get("opt_groups") or [[n for n in names if n not in missing]]
+        opt = make_optimizer(model, tc, groups)
         opt.load_state_dict(ck["opt"])
+        known = {n for g in groups for n in g}
+        new = [n for n in names if n not in known]
+        if new:
+            params = dict(model.named_parameters())
+            opt.add_param_group({"params": [params[n] for n in new]})
+            groups = [*groups, new]
+            if dist.is_main:
+                log(f"new parameters start from their init: {len(new)} tensors")
         step, skipped, seen = ck["step"], ck.get("skipped", 0), ck.get("seen", 0)
         micro = min(ck.get("micro", micro), local_batch)
         if dist.is_main:
@@ -123,7 +151,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         if dist.is_main:
             checkpoint.save_atomic({"model": model.state_dict(), "ema": ema.model.state_dict(),
                                     "opt": opt.state_dict(), "step": step, "skipped": skipped,
-                                    "seen": seen, "micro": micro, "config": to_dict(cfg)}, last)
+                                    "seen": seen, "micro": micro, "config": to_dict(cfg),
+                                    "opt_groups": groups}, last)
 
     t_start = time.time()
     t_win, n_win = time.time(), 0
