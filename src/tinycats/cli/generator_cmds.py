@@ -159,6 +159,8 @@ def eval_generator(
                       ] = None,
     variant: Annotated[str | None, typer.Option(help="Generator variant to measure.")] = None,
     seed: Annotated[int, typer.Option(help="Base noise seed.")] = 1234,
+    with_fid: Annotated[bool, typer.Option("--fid/--no-fid", help="Compute FID/KID (slow).")
+                        ] = True,
     report_dir: Annotated[Path, typer.Option(help="Where the JSON report and grids go.")
                           ] = Path("reports"),
     update_manifest: Annotated[bool, typer.Option(
@@ -178,7 +180,7 @@ def eval_generator(
     if report_dir == Path("reports") and not report_dir.exists():
         report_dir = repo_root() / "reports"
     ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
-                         seed=seed, variant=variant)
+                         seed=seed, variant=variant, fid=with_fid)
     with Progress(console=err_console, transient=True) as prog:
         tasks: dict[str, object] = {}
 
@@ -194,13 +196,16 @@ def eval_generator(
                   f"(classifier on real 64px test cats: {ba['classifier_on_real_test_64px']:.1%})")
     for k, v in ba["per_breed"].items():
         console.print(f"  {k:18s} {v:.1%}")
-    console.print(f"FID {rep['fid']['value']:.1f} (N={rep['fid']['n_samples']} vs "
-                  f"{rep['fid']['n_real']} test cats; real-vs-real reference "
-                  f"{rep['fid']['real_vs_real_reference']:.1f}); KID {rep['kid']['mean']:.4f}")
+    if rep["fid"]["value"] is not None:
+        console.print(f"FID {rep['fid']['value']:.1f} (N={rep['fid']['n_samples']} vs "
+                      f"{rep['fid']['n_real']} test cats; real-vs-real reference "
+                      f"{rep['fid']['real_vs_real_reference']:.1f}); "
+                      f"KID {rep['kid']['mean']:.4f}")
     console.print(f"report: {report_dir}")
     man_path = mdir / "manifest.json"
     entry = mf.model_entry(mf.load(man_path), "generator")
-    if update_manifest and rep["model"]["variant"] == entry.get("default_variant", "fp32"):
+    if (update_manifest and with_fid
+            and rep["model"]["variant"] == entry.get("default_variant", "fp32")):
         metrics = {"breed_accuracy_mean": ba["mean"], "breed_accuracy_min": ba["min"],
                    "fid": rep["fid"]["value"], "fid_n_samples": rep["fid"]["n_samples"],
                    "kid": rep["kid"]["mean"], "sampler": rep["sampler"],
