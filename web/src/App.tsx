@@ -124,7 +124,7 @@ export default function App() {
         </Suspense>
       </Container>
       <Box component="footer" sx={{ py: 3, textAlign: 'center', color: 'text.secondary' }}>
-        <Typography variant="body2" sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.75 }}>
+        <Typography variant="body2" sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.75, px: 2 }}>
           <LockIcon sx={{ fontSize: 16 }} /> Everything runs on your device: no image is uploaded.
         </Typography>
       </Box>

@@ -1,11 +1,11 @@
-import { alpha, createTheme } from '@mui/material/styles';
+import { alpha, createTheme, responsiveFontSizes } from '@mui/material/styles';
 
 const purple = '#5b3fd6';
 const orange = '#ff7a45';
 
 export function makeTheme(mode: 'light' | 'dark') {
   const dark = mode === 'dark';
-  return createTheme({
+  return responsiveFontSizes(createTheme({
     palette: {
       mode,
       primary: { main: dark ? '#9d86ff' : purple },
@@ -39,5 +39,5 @@ export function makeTheme(mode: 'light' | 'dark') {
       MuiLinearProgress: { styleOverrides: { root: { borderRadius: 8, height: 8 }, bar: { borderRadius: 8 } } },
       MuiTab: { styleOverrides: { root: { minHeight: 56, fontWeight: 600 } } },
     },
-  });
+  }));
 }

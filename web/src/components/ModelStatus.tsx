@@ -36,6 +36,13 @@ export function ModelStatus({ model, testId = 'backend' }: { model: ModelKey; te
       </Alert>
     );
   }
+  if (s.status === 'error' && s.missing) {
+    return (
+      <Alert severity="info" data-testid={`${model}-missing`}>
+        {s.error} Export it with <code>tinycats export {model}</code>.
+      </Alert>
+    );
+  }
   if (s.status === 'error') {
     return (
       <Alert

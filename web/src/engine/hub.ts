@@ -19,6 +19,8 @@ export interface ModelState {
   progress?: LoadProgressEvent & { file: string };
   info?: LoadResult;
   error?: string;
+  /** the manifest has no such model (not exported yet) */
+  missing?: boolean;
   config?: LoadConfig;
 }
 
@@ -138,6 +140,8 @@ class Hub {
    * and the model bytes; a later call with the same configuration reuses the session.
    */
   async ensure(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<ModelClient> {
+    const known = this.snap.manifest;
+    if (known && !known.models[model]) return this.missing(model);
     const rt = await this.runtimeConfig(override);
     const runtimeKey = `${rt.backend}/${rt.threads}`;
     let slot = this.clients[model];
@@ -148,6 +152,8 @@ class Hub {
       slot = { client, runtimeKey };
       this.clients[model] = slot;
     }
+    const m = await this.manifest();
+    if (!m.models[model]) return this.missing(model);
     const cfg = await this.resolveConfig(model, override);
     const key = JSON.stringify(cfg);
     slot = this.clients[model]!;
@@ -189,6 +195,14 @@ class Hub {
     slot.loadKey = key;
     slot.ready = ready;
     return ready;
+  }
+
+  private missing(model: ModelKey): never {
+    this.clients[model]?.client.terminate();
+    delete this.clients[model];
+    const msg = `No ${model} has been exported yet: models/manifest.json does not list one.`;
+    if (!this.snap.models[model].missing) this.setModel(model, { status: 'error', missing: true, error: msg });
+    throw new Error(msg);
   }
 
   /** Drop the model's worker (e.g. to reload after an error). */

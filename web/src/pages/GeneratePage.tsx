@@ -414,7 +414,7 @@ export default function GeneratePage() {
             </CardContent>
           </Card>
         </Grid>
-        <Grid size={{ xs: 12, md: 6 }}>
+        <Grid size={{ xs: 12, md: 6 }} sx={{ order: { xs: -1, md: 0 } }}>
           <Card sx={{ height: '100%' }}>
             <CardContent>
               {error && (
