@@ -15,6 +15,8 @@ export interface FileEntry {
   file: string;
   bytes: number;
   sha256: string;
+  /** anything else the exporter measured (e.g. parity_vs_torch) */
+  info?: Record<string, unknown>;
 }
 
 export type Metrics = Record<string, unknown>;
@@ -23,6 +25,8 @@ interface ModelCommon {
   files: Record<string, FileEntry>;
   default_variant: string;
   metrics?: Metrics;
+  /** fields this app does not interpret (architecture, training summary, ...), shown on About */
+  extra: Record<string, unknown>;
   exported?: string;
   producer?: Record<string, string>;
 }
@@ -126,7 +130,8 @@ function files(o: Obj, where: string): Record<string, FileEntry> {
     need(/^[0-9a-f]{64}$/.test(sha), w, '"sha256" must be 64 hex digits');
     const bytes = num(e, 'bytes', w);
     need(Number.isInteger(bytes) && bytes > 0, w, '"bytes" must be a positive integer');
-    out[variant] = { file, bytes, sha256: sha };
+    const info = Object.fromEntries(Object.entries(e).filter(([k]) => !['file', 'bytes', 'sha256'].includes(k)));
+    out[variant] = { file, bytes, sha256: sha, ...(Object.keys(info).length ? { info } : {}) };
   }
   const dv = o.default_variant;
   need(typeof dv === 'string' && dv in out, where, `default_variant "${String(dv)}" is not in files`);
@@ -138,8 +143,12 @@ function triple(v: unknown, where: string): [number, number, number] {
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
+const KNOWN = new Set(['task', 'labels', 'other_id', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
+  'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler']);
+
 function common(o: Obj, where: string): ModelCommon {
   return {
+    extra: Object.fromEntries(Object.entries(o).filter(([k]) => !KNOWN.has(k))),
     files: files(o, where),
     default_variant: o.default_variant as string,
     metrics: isObj(o.metrics) ? o.metrics : undefined,

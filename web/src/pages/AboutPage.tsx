@@ -11,6 +11,7 @@ import Table from '@mui/material/Table';
 import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
 import TableRow from '@mui/material/TableRow';
+import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { CACHE_NAME } from '../engine/modelStore';
@@ -42,6 +43,7 @@ function KV({ rows, testId }: { rows: [string, string][]; testId?: string }) {
 
 function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; blurb: string }) {
   const metrics = flatten(entry.metrics ?? {});
+  const extra = flatten(entry.extra).slice(0, 40);
   const details: [string, string][] =
     entry.task === 'classify'
       ? [
@@ -66,13 +68,36 @@ function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; 
         </Typography>
         <Stack direction="row" spacing={1} useFlexGap sx={{ flexWrap: 'wrap', mb: 2 }}>
           {Object.entries(entry.files).map(([v, f]) => (
-            <Chip key={v} size="small" variant={v === entry.default_variant ? 'filled' : 'outlined'} color="primary" label={`${v} · ${formatBytes(f.bytes)}`} title={`${f.file}\nsha256 ${f.sha256}`} />
+            <Tooltip
+              key={v}
+              title={
+                <Box component="span" sx={{ whiteSpace: 'pre-line' }}>
+                  {[`${f.file}${v === entry.default_variant ? ' (default)' : ''}`, `sha256 ${f.sha256}`, ...flatten(f.info ?? {}).map(([k, val]) => `${k}: ${val}`)].join('\n')}
+                </Box>
+              }
+            >
+              <Chip size="small" variant={v === entry.default_variant ? 'filled' : 'outlined'} color="primary" label={`${v} · ${formatBytes(f.bytes)}`} data-testid={`file-${entry.task}-${v}`} />
+            </Tooltip>
           ))}
         </Stack>
         <Typography variant="overline" color="text.secondary">
           Measured
         </Typography>
-        {metrics.length ? <KV rows={metrics} testId={`metrics-${entry.task}`} /> : <Typography variant="body2">No metrics in the manifest.</Typography>}
+        {metrics.length ? (
+          <KV rows={metrics} testId={`metrics-${entry.task}`} />
+        ) : (
+          <Typography variant="body2" color="text.secondary">
+            No measured metrics in the manifest yet.
+          </Typography>
+        )}
+        {extra.length > 0 && (
+          <>
+            <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
+              Architecture and training
+            </Typography>
+            <KV rows={extra} />
+          </>
+        )}
         <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
           Details
         </Typography>
