@@ -1,0 +1,1 @@
+"""The breed classifier: EfficientNet-Lite backbone + 13-way head + class-activation map."""
