@@ -8,6 +8,9 @@ const m = builtManifest();
 const hasClassifier = !!m?.models.classifier;
 const hasGenerator = !!m?.models.generator;
 const standIn = JSON.stringify(m?.models.classifier?.metrics ?? {}).includes('stand-in');
+// engine checks that need some model: the classifier's page when there is one, else the generator's
+const any = hasClassifier ? { page: 'classify', model: 'classifier' } : { page: 'generate', model: 'generator' };
+const hasAny = hasClassifier || hasGenerator;
 
 test.describe('pages', () => {
   test('every page renders; screenshots', async ({ page }) => {
@@ -24,8 +27,8 @@ test.describe('pages', () => {
   });
 
   test('cross-origin isolated: WASM runs multi-threaded and says so', async ({ page }) => {
-    test.skip(!hasClassifier, 'no classifier exported yet');
-    await page.goto('#/classify');
+    test.skip(!hasAny, 'no model exported yet');
+    await page.goto(`#/${any.page}`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     await expect(page.getByTestId('backend')).toHaveText(`WASM · ${Math.min(4, cores)} thread${Math.min(4, cores) > 1 ? 's' : ''}`);
@@ -91,19 +94,24 @@ test.describe('classify', () => {
     await expect(page.getByTestId('top-breed')).not.toBeEmpty();
   });
 
+});
+
+test.describe('models', () => {
+  test.skip(!hasAny, 'no model exported yet');
+
   test('models are verified, cached, and a tampered download is refused', async ({ page, context }) => {
     // first visit: downloaded and cached
     let onnx = 0;
     page.on('request', (r) => {
       if (r.url().endsWith('.onnx')) onnx++;
     });
-    await page.goto('#/classify');
-    await expect(page.getByTestId('classifier-ready')).toContainText('downloaded · sha256 ok');
+    await page.goto(`#/${any.page}`);
+    await expect(page.getByTestId(`${any.model}-ready`)).toContainText('downloaded · sha256 ok');
     expect(onnx).toBeGreaterThan(0);
     // second visit: from the Cache API, no model request
     onnx = 0;
     await page.reload();
-    await expect(page.getByTestId('classifier-ready')).toContainText('cached · sha256 ok');
+    await expect(page.getByTestId(`${any.model}-ready`)).toContainText('cached · sha256 ok');
     expect(onnx).toBe(0);
 
     // a fresh browser profile whose download is modified on the way
@@ -115,9 +123,9 @@ test.describe('classify', () => {
       body[Math.floor(body.length / 2)] ^= 0xff;
       await route.fulfill({ response: res, body });
     });
-    await p2.goto(new URL('#/classify', page.url()).toString());
-    await expect(p2.getByTestId('classifier-error')).toContainText('does not match the manifest');
-    await shot(p2, 'classify-tampered-model');
+    await p2.goto(new URL(`#/${any.page}`, page.url()).toString());
+    await expect(p2.getByTestId(`${any.model}-error`)).toContainText('does not match the manifest');
+    await shot(p2, `${any.page}-tampered-model`);
     await fresh.close();
   });
 });
@@ -247,13 +255,18 @@ test.describe('without COOP/COEP (a static host that cannot set headers)', () =>
   });
 
   test('still works, single-threaded, and says so', async ({ page }) => {
-    test.skip(!hasClassifier, 'no classifier exported yet');
-    await page.goto(`http://127.0.0.1:${port}/#/classify`);
+    test.skip(!hasAny, 'no model exported yet');
+    await page.goto(`http://127.0.0.1:${port}/#/${any.page}`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
     await expect(page.getByTestId('isolation')).toHaveText('single-threaded');
     await expect(page.getByTestId('backend')).toHaveText('WASM · 1 thread');
-    await page.getByTestId('file-input').setInputFiles(resolve(FIXTURES, 'Bengal_1.jpg'));
-    await expect(page.getByTestId('top-breed')).not.toBeEmpty();
-    await shot(page, 'classify-single-threaded');
+    if (hasClassifier) {
+      await page.getByTestId('file-input').setInputFiles(resolve(FIXTURES, 'Bengal_1.jpg'));
+      await expect(page.getByTestId('top-breed')).not.toBeEmpty();
+    } else {
+      await page.getByTestId('generate').click();
+      await expect(page.getByTestId('gen-ms')).toBeVisible();
+    }
+    await shot(page, `${any.page}-single-threaded`);
   });
 });

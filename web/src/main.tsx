@@ -19,9 +19,12 @@ function Root() {
 }
 
 // start the models of the first page right away, in parallel with rendering
-const first = location.hash.replace(/^#\/?/, '').split('?')[0] || 'classify';
-if (first === 'classify' || first === 'generate') void hub.ensure('classifier').catch(() => {});
-if (first === 'generate') void hub.ensure('generator').catch(() => {});
+const [first = 'classify', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+if (first === 'classify' || first === 'generate' || first === '') void hub.ensure('classifier').catch(() => {});
+if (first === 'generate') {
+  const variant = new URLSearchParams(query).get('variant');
+  void hub.ensure('generator', variant ? { variant } : {}).catch(() => {});
+}
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -102,8 +102,8 @@ export class ModelClient {
   load(
     args: { entry: ModelEntry; url: string; file: FileEntry; variant: string; backend: Backend; allowFallback: boolean; threads: number },
     onProgress?: (p: LoadProgressEvent) => void,
-  ): Promise<LoadResult> {
-    return this.send<LoadResult>({ type: 'load', model: this.model, ...args }, { onProgress }).promise;
+  ): Job<LoadResult> {
+    return this.send<LoadResult>({ type: 'load', model: this.model, ...args }, { onProgress });
   }
 
   /** Start the runtime early (no answer); the thread count is fixed from then on. */

@@ -2,7 +2,7 @@
 // per model. Pages call `ensure(model)`; React reads the state through useEngine().
 
 import { defaultThreads, detectCaps, type Caps } from './caps';
-import { ModelClient, type LoadProgressEvent } from './client';
+import { ModelClient, type Job, type LoadProgressEvent } from './client';
 import { chooseVariant, parseManifest, type Backend, type Manifest, type ModelKey } from './manifest';
 import type { LoadResult } from './protocol';
 
@@ -59,7 +59,7 @@ class Hub {
     models: { classifier: { status: 'idle' }, generator: { status: 'idle' } },
   };
   private listeners = new Set<() => void>();
-  private clients: Partial<Record<ModelKey, { client: ModelClient; runtimeKey: string; loadKey?: string; ready?: Promise<ModelClient> }>> = {};
+  private clients: Partial<Record<ModelKey, { client: ModelClient; runtimeKey: string; loadKey?: string; ready?: Promise<ModelClient>; loadJob?: Job<LoadResult> }>> = {};
   private manifestP: Promise<Manifest> | null = null;
   private capsP: Promise<Caps> | null = null;
 
@@ -165,14 +165,14 @@ class Hub {
     const t0 = performance.now();
     const current = () => this.clients[model]?.client === client && this.clients[model]?.loadKey === key;
     this.setModel(model, { status: 'loading', config: cfg, progress: { phase: 'download', loaded: 0, total: file.bytes, fromCache: false, file: file.file } });
-    const ready = client
-      .load(
+    slot.loadJob?.cancel(); // a superseded load stops before creating its session
+    const job = client.load(
         { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads },
         (p) => {
           if (current()) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
         },
-      )
-      .then(
+      );
+    const ready = job.promise.then(
         (info) => {
           if (current()) {
             this.setModel(model, { status: 'ready', config: cfg, info });
@@ -194,6 +194,7 @@ class Hub {
       );
     slot.loadKey = key;
     slot.ready = ready;
+    slot.loadJob = job;
     return ready;
   }
 

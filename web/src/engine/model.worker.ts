@@ -120,6 +120,7 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     cache: await openModelCache(),
     onProgress: (progress) => post({ type: 'progress', id: req.id, progress }),
   });
+  if (cancelled.has(req.id)) throw new CancelledError();
   post({ type: 'progress', id: req.id, progress: { phase: 'init', loaded: 0, total: 1, fromCache: dl.fromCache } });
   const tFetched = performance.now();
   let ort = await ortP;
