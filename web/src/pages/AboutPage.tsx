@@ -4,6 +4,7 @@ import Button from '@mui/material/Button';
 import Card from '@mui/material/Card';
 import CardContent from '@mui/material/CardContent';
 import Chip from '@mui/material/Chip';
+import Collapse from '@mui/material/Collapse';
 import Grid from '@mui/material/Grid';
 import Link from '@mui/material/Link';
 import Stack from '@mui/material/Stack';
@@ -18,12 +19,18 @@ import { CACHE_NAME } from '../engine/modelStore';
 import { formatBytes, type ModelEntry } from '../engine/manifest';
 import { useEngine } from '../useEngine';
 
-function flatten(o: unknown, prefix = ''): [string, string][] {
-  if (o === null || o === undefined) return [[prefix, '—']];
-  if (typeof o === 'number') return [[prefix, Number.isInteger(o) ? String(o) : o.toPrecision(4)]];
-  if (typeof o !== 'object') return [[prefix, String(o)]];
-  if (Array.isArray(o)) return [[prefix, o.map((v) => (typeof v === 'number' ? v.toPrecision(3) : String(v))).join(', ')]];
-  return Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+function short(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+  if (Array.isArray(v)) return v.map(short).join(', ');
+  if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k} ${short(x)}`).join(', ');
+  return String(v);
+}
+
+/** Rows "a.b: value"; objects deeper than `depth` are summarised on one line. */
+function flatten(o: unknown, prefix = '', depth = 2): [string, string][] {
+  if (o === null || typeof o !== 'object' || Array.isArray(o) || depth === 0) return [[prefix, short(o)]];
+  return Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k, depth - 1));
 }
 
 function KV({ rows, testId }: { rows: [string, string][]; testId?: string }) {
@@ -44,6 +51,7 @@ function KV({ rows, testId }: { rows: [string, string][]; testId?: string }) {
 function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; blurb: string }) {
   const metrics = flatten(entry.metrics ?? {});
   const extra = flatten(entry.extra).slice(0, 40);
+  const [open, setOpen] = useState(false);
   const details: [string, string][] =
     entry.task === 'classify'
       ? [
@@ -92,10 +100,12 @@ function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; 
         )}
         {extra.length > 0 && (
           <>
-            <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
-              Architecture and training
-            </Typography>
-            <KV rows={extra} />
+            <Button size="small" sx={{ mt: 1.5, px: 0 }} onClick={() => setOpen((o) => !o)}>
+              {open ? 'Hide' : 'Show'} architecture and training ({extra.length})
+            </Button>
+            <Collapse in={open}>
+              <KV rows={extra} />
+            </Collapse>
           </>
         )}
         <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
@@ -148,7 +158,7 @@ export default function AboutPage() {
           </Grid>
         )}
         <Grid size={{ xs: 12, md: 6 }}>
-          <Card sx={{ height: '100%' }}>
+          <Card>
             <CardContent>
               <Typography variant="h5" gutterBottom>
                 Data and license
@@ -172,7 +182,7 @@ export default function AboutPage() {
           </Card>
         </Grid>
         <Grid size={{ xs: 12, md: 6 }}>
-          <Card sx={{ height: '100%' }}>
+          <Card>
             <CardContent>
               <Typography variant="h5" gutterBottom>
                 Privacy
