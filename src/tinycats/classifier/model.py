@@ -167,6 +167,9 @@ class EfficientNetLite(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1280, num_classes)
         self.frozen_blocks = 0  # stem + this many blocks run without gradients (see freeze)
+        #: probabilities are softmax(logits / temperature); fitted on the validation split after
+        #: training (calibration: the argmax does not change). Saved in model.pt, not a weight.
+        self.temperature = 1.0
 
     @property
     def num_features(self) -> int:

@@ -109,6 +109,24 @@ def score(model: EfficientNetLite, data: LabeledImages, input_size: int, dev: to
                     nll_f / n_f)
 
 
+@torch.no_grad()
+def fit_temperature(model: EfficientNetLite, data: LabeledImages, input_size: int,
+                    dev: torch.device, batch: int = 64) -> dict[str, float]:
+    """Temperature scaling on the validation split: the T minimising the NLL of
+    softmax(logits / T), searched on a log grid (one parameter: a grid is exact enough and
+    cannot diverge). Label smoothing leaves the raw model under-confident; this fixes the
+    calibration without changing any prediction."""
+    model.eval()
+    logits = torch.cat([model(center_input(data.images[i:i + batch].to(dev), input_size))[0]
+                        .float().cpu() for i in range(0, len(data), batch)])
+    y = data.labels
+    grid = torch.exp(torch.linspace(math.log(0.2), math.log(5.0), 241))
+    nlls = torch.stack([F.cross_entropy(logits / t, y) for t in grid])
+    k = int(nlls.argmin())
+    return {"temperature": round(float(grid[k]), 5), "val_nll_before": round(float(
+        F.cross_entropy(logits, y)), 5), "val_nll_after": round(float(nlls[k]), 5)}
+
+
 def param_groups(model: EfficientNetLite, cfg: ClassifierConfig) -> list[dict[str, Any]]:
     """AdamW groups: backbone / head, and no weight decay on BatchNorm and biases."""
     tc = cfg.train
@@ -316,10 +334,22 @@ def train(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImage
     done = step >= steps or stopped_early
     if done and best is None:  # no validation pass ran (tiny runs): ship the last weights
         validate()
+    calibration = None
+    if dist.is_main and done and best_path.exists():
+        ck = checkpoint.load(best_path, map_location=dev)
+        calibration = ck.get("calibration")
+        if calibration is None:
+            m = build_classifier(mc.backbone, pretrained=False, dropout=mc.dropout).to(dev)
+            m.load_state_dict(ck["model"])
+            calibration = fit_temperature(m, val_set, mc.input_size, dev)
+            ck["temperature"], ck["calibration"] = calibration["temperature"], calibration
+            checkpoint.save_atomic(ck, best_path)
+        log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
+            f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
     summary = {"step": step, "steps": steps, "seen": seen, "skipped": skipped,
                "epochs": round(seen / max(len(train_set), 1), 2), "done": done,
                "stopped_early": stopped_early, "best_step": best_step,
-               "best_val": best.as_dict() if best else None,
+               "best_val": best.as_dict() if best else None, "calibration": calibration,
                "minutes_this_session": round((time.time() - t_start) / 60, 2),
                "train_counts": train_set.counts(), "val_counts": val_set.counts(),
                "params": count_params(model)}
@@ -339,4 +369,5 @@ def load_classifier(path: Path, device: str | torch.device = "cpu"
     if ck.get("ema"):
         state = ck["ema"]
     model.load_state_dict(state)
+    model.temperature = float(ck.get("temperature", 1.0))
     return model.to(device).eval(), cfg

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "configs/classifier-lite0.yaml"
 DEFAULT_MODEL_DIR = "web/public/models"
 DEFAULT_REPORT = "reports/classifier.json"
+LOWRES_SIZE = 64  # the generator's image size
 
 
 def _repo_path(p: Path) -> Path:
@@ -194,6 +195,9 @@ def eval_classifier(
                                          )] = Path(DEFAULT_REPORT),
     update_manifest: Annotated[bool, typer.Option(
         help="Write the measured ONNX metrics into the manifest entry.")] = True,
+    lowres: Annotated[bool, typer.Option(
+        help=f"Also measure the ONNX models on the test photos shrunk to {LOWRES_SIZE} px.")
+                      ] = True,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Test-split metrics for PyTorch and each exported ONNX variant; JSON + PNG report."""
@@ -221,10 +225,17 @@ def eval_classifier(
         raise TinycatsError(f"checkpoint {checkpoint} does not exist")
     else:
         console.print(f"[dim]no checkpoint at {ckpt}: PyTorch not evaluated[/]")
+    # The generator's samples are 64x64: the same test photos at 64 px (the runtime scales them
+    # back up) show how far the classifier can be trusted to judge them.
+    small, small_labels = _test_images(root, LOWRES_SIZE) if lowres else (None, None)
     for variant in entry["files"]:
         clf = Classifier(man_path, variant)
-        results[f"onnx_{variant}"] = metrics(clf.predict(images), labels)
+        results[f"onnx_{variant}"] = metrics(clf.predict(images), labels, clf.other_threshold)
         console.print(summary_line(f"onnx {variant}", results[f"onnx_{variant}"]))
+        if small is not None and small_labels is not None:
+            key = f"onnx_{variant}_from_{LOWRES_SIZE}px"
+            results[key] = metrics(clf.predict(small), small_labels, clf.other_threshold)
+            console.print(summary_line(f"  {LOWRES_SIZE}px in", results[key]))
     default = f"onnx_{entry.get('default_variant', 'int8')}"
     if "onnx_fp32" in results and "onnx_int8" in results:
         d = results["onnx_int8"]["top1_breeds"] - results["onnx_fp32"]["top1_breeds"]
@@ -295,7 +306,9 @@ def classify(
         square = clf.squares([im])
         probs, cams = clf.run(square, with_cam=cam is not None)
         p = probs[0]
-        order = [int(i) for i in p.argsort()[::-1][:top_k]]
+        top = int(clf.top(probs)[0])
+        # the label the image gets first (the manifest's rule), then the most probable others
+        order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:top_k - 1]]
         if cam is not None and cams is not None:
             dest = cam if len(images) == 1 else cam.with_name(
                 f"{cam.stem}-{path.stem}{cam.suffix or '.png'}")
@@ -311,7 +324,8 @@ def classify(
                 "variant": clf.variant}), flush=True)
         else:
             for rank, i in enumerate(order, 1):
-                table.add_row(str(path) if rank == 1 else "", str(rank),
+                # the file name keeps the table readable; --json carries the full path
+                table.add_row(path.name if rank == 1 else "", str(rank),
                               clf.labels[i]["display"], f"{p[i] * 100:.1f}%")
     if not as_json and table.row_count:
         console.print(table)

@@ -31,6 +31,7 @@ from tinycats.classifier.model import EfficientNetLite
 from tinycats.data.augment import MEAN, SCALE, STD
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
+from tinycats.runtime.classify import OTHER_THRESHOLD
 
 OPSET = 20  # loads in onnxruntime-web 1.30 (see shared/STACK.md)
 FP32_NAME = "classifier-fp32.onnx"
@@ -48,7 +49,7 @@ class _ProbsAndCam(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, cam = self.model(image)
-        return torch.softmax(logits, dim=1), cam
+        return torch.softmax(logits / self.model.temperature, dim=1), cam
 
 
 def normalize_np(batch: np.ndarray) -> np.ndarray:
@@ -158,7 +159,7 @@ def run_torch(model: EfficientNetLite, images: np.ndarray, batch: int = 32
     probs, cams = [], []
     for i in range(0, len(images), batch):
         logits, cam = model(torch.from_numpy(normalize_np(images[i:i + batch])))
-        probs.append(torch.softmax(logits, 1).numpy())
+        probs.append(torch.softmax(logits / model.temperature, 1).numpy())
         cams.append(cam.numpy())
     return np.concatenate(probs), np.concatenate(cams)
 
@@ -183,6 +184,9 @@ def classifier_entry(input_size: int, files: dict[str, dict[str, Any]], default_
                   "resize": "shorter_side_then_center_crop", "scale": SCALE,
                   "mean": [round(v, 8) for v in MEAN], "std": [round(v, 8) for v in STD]},
         "outputs": {"probs": "probs", "cam": "cam"},
+        # top label: "other" when P(other) >= this, else the most probable breed (see
+        # tinycats.runtime.classify.decide and docs/manifest.md)
+        "other_threshold": OTHER_THRESHOLD,
         "files": files,
         "default_variant": default_variant,
         **extra,
@@ -220,7 +224,8 @@ def export_classifier(model: EfficientNetLite, input_size: int, out_dir: Path, *
 
     files = {"fp32": mf.file_entry(fp32), "int8": mf.file_entry(int8)}
     entry = classifier_entry(input_size, files, default_variant, {
-        "int8_mode": int8_mode, "parity": checks, **(extra or {})})
+        "int8_mode": int8_mode, "temperature": round(float(model.temperature), 5),
+        "parity": checks, **(extra or {})})
     mf.update_model(out_dir / mf.MANIFEST_NAME, "classifier", entry)
     log(f"manifest: {out_dir / mf.MANIFEST_NAME} (classifier entry updated)")
     return entry

@@ -33,6 +33,18 @@ from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
 
 MODEL_KEY = "classifier"
+#: "other" is the answer only when the model gives it at least this probability. With a plain
+#: argmax over 13 labels a cat whose breed probability is split (say other 0.3, then 0.25 Bengal,
+#: 0.2 Egyptian Mau...) would be called "not a cat" although P(cat) = 0.7.
+OTHER_THRESHOLD = 0.5
+
+
+def decide(probs: np.ndarray, other_id: int, other_threshold: float = OTHER_THRESHOLD
+           ) -> np.ndarray:
+    """Top label ids (N,): ``other_id`` when P(other) >= threshold, else the best breed."""
+    breeds = np.delete(probs, other_id, axis=1)
+    ids = np.delete(np.arange(probs.shape[1]), other_id)[breeds.argmax(1)]
+    return np.where(probs[:, other_id] >= other_threshold, other_id, ids)
 
 
 class ImageInputError(TinycatsError):
@@ -121,6 +133,7 @@ class Classifier:
         self.labels: list[dict[str, Any]] = list(self.entry["labels"])
         self.keys = [lab["key"] for lab in self.labels]
         self.other_id = int(self.entry["other_id"])
+        self.other_threshold = float(self.entry.get("other_threshold", OTHER_THRESHOLD))
         self.pre = Preprocess.from_entry(self.entry)
         opts = ort.SessionOptions()
         if threads:
@@ -165,6 +178,10 @@ class Classifier:
                 batch: int = 32) -> np.ndarray:
         """Class probabilities (N, 13), columns in label-id order (manifest ``labels``)."""
         return self.run(images, batch)[0]
+
+    def top(self, probs: np.ndarray) -> np.ndarray:
+        """The label each image gets (the manifest's decision rule, see ``decide``)."""
+        return decide(probs, self.other_id, self.other_threshold)
 
 
 def cam_overlay(square: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
