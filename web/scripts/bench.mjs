@@ -7,7 +7,7 @@
 //
 // Runs Debian's Chromium (WASM backend, as many threads as the page gets) against `vite preview`
 // (COOP/COEP like `tinycats serve`). Options: --runs N, --gen-runs N, --check (exit 1 when a figure
-// misses its target), --json FILE.
+// misses its target), --json FILE, --threads N, --variant V (both models; default: the app's choice).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -27,6 +27,8 @@ const READY_RUNS = Number(opt('--ready-runs', 5));
 const CHECK = args.includes('--check');
 const JSON_OUT = opt('--json', resolve(WEB, 'test-results/bench.json'));
 const PORT = Number(opt('--port', 4175));
+const THREADS = opt('--threads', ''); // default: the app's (min(4, cores) when isolated)
+const VARIANT = opt('--variant', ''); // default: the app's choice for WASM
 const TARGETS = { classifyMs: 25, generateMs: 2000, readyMs: 1000 };
 
 if (!existsSync(resolve(WEB, 'dist/index.html'))) {
@@ -70,7 +72,8 @@ page.on('pageerror', (e) => console.error('page error:', e.message));
 
 async function benchPage(model, runs, warmup) {
   await page.goto('about:blank');
-  await page.goto(`${base}#/benchmark?model=${model}&runs=${runs}&warmup=${warmup}&auto=1`);
+  const extra = `${THREADS ? `&threads=${THREADS}` : ''}${VARIANT ? `&variant=${VARIANT}` : ''}`;
+  await page.goto(`${base}#/benchmark?model=${model}&runs=${runs}&warmup=${warmup}${extra}&auto=1`);
   await page.waitForFunction(() => (window.__tinycatsBench?.length ?? 0) > 0, null, { timeout: 600_000, polling: 500 });
   return (await page.evaluate(() => window.__tinycatsBench))[0];
 }
