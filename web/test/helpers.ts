@@ -15,6 +15,8 @@ export function sampleManifest(): Record<string, unknown> {
         task: 'classify',
         labels: lab([...breeds, 'other']),
         other_id: 12,
+        other_threshold: 0.5,
+        temperature: 0.7,
         input: { name: 'image', layout: 'NCHW', size: 224, channels: 'RGB', resize: 'shorter_side_then_center_crop', scale: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
         outputs: { probs: 'probs', cam: 'cam' },
         files: { fp32: f('classifier-fp32.onnx'), int8: f('classifier-int8.onnx') },

@@ -16,6 +16,8 @@ describe('manifest parsing', () => {
     expect(m.models.classifier!.labels).toHaveLength(13);
     expect(m.models.classifier!.labels[12]!.key).toBe('other');
     expect(m.models.classifier!.input.size).toBe(224);
+    expect(m.models.classifier!.other_threshold).toBe(0.5);
+    expect(m.models.classifier!.extra).toEqual({ temperature: 0.7 });
     const g = m.models.generator!;
     expect(g.null_class).toBe(13);
     expect(g.sampler).toEqual({ time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 20, default_cfg_scale: 3, solver: 'heun', shift: 1 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decide } from '../src/engine/decide';
 import { camFor, colormap } from '../src/engine/heatmap';
 import { sniffImageType } from '../src/engine/imageio';
 import { quantile, summarize } from '../src/engine/stats';
@@ -17,12 +18,12 @@ describe('latency summary', () => {
 });
 
 describe('heatmap', () => {
-  it('takes one class map, ReLU, scaled to [0, 1]', () => {
-    // 2 classes of 2x1 maps
-    const cam = new Float32Array([1, 2, -3, 6]);
-    expect(Array.from(camFor(cam, [1, 2], 0))).toEqual([0.5, 1]);
-    expect(Array.from(camFor(cam, [1, 2], 1))).toEqual([0, 1]);
-    expect(Array.from(camFor(new Float32Array([-1, -2]), [1, 2], 0))).toEqual([0, 0]);
+  it('takes one class map, shifted to start at 0 and scaled to [0, 1]', () => {
+    // 2 classes of 1x3 maps
+    const cam = new Float32Array([1, 2, 3, -3, 6, 0]);
+    expect(Array.from(camFor(cam, [1, 3], 0))).toEqual([0, 0.5, 1]);
+    expect(Array.from(camFor(cam, [1, 3], 1))).toEqual([0, 1, 1 / 3].map((v) => Math.fround(v)));
+    expect(Array.from(camFor(new Float32Array([-1, -1]), [1, 2], 0))).toEqual([0, 0]);
   });
   it('colour ramp ends', () => {
     expect(colormap(0)).toEqual([0, 0, 4]);
@@ -57,5 +58,21 @@ describe('image size from the header (before decoding)', () => {
     new DataView(bomb.buffer).setUint32(16, 20000);
     new DataView(bomb.buffer).setUint32(20, 9000);
     expect(headerSize(bomb)).toEqual([20000, 9000]);
+  });
+});
+
+describe('classifier decision (docs/manifest.md)', () => {
+  // 3 breeds + other (id 3)
+  it('is other when P(other) >= threshold', () => {
+    expect(decide([0.1, 0.2, 0.2, 0.5], { other_id: 3, other_threshold: 0.5 })).toEqual({ top: 3, isOther: true, ranked: [3, 1, 2, 0] });
+  });
+  it('else the most probable breed, even when other is the argmax', () => {
+    const d = decide([0.25, 0.2, 0.25, 0.3], { other_id: 3, other_threshold: 0.5 });
+    expect(d.top).toBe(0);
+    expect(d.isOther).toBe(false);
+    expect(d.ranked).toEqual([0, 3, 2, 1]);
+  });
+  it('is a plain argmax without a threshold', () => {
+    expect(decide([0.25, 0.2, 0.25, 0.3], { other_id: 3 }).top).toBe(3);
   });
 });

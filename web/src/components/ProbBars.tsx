@@ -22,6 +22,7 @@ export function ProbBars({
   labels,
   otherId,
   k = 5,
+  order,
   selected,
   onSelect,
 }: {
@@ -29,12 +30,14 @@ export function ProbBars({
   labels: Label[];
   otherId: number;
   k?: number;
+  /** label ids in display order (the decided label first); default: by probability */
+  order?: number[];
   selected?: number;
   onSelect?: (id: number) => void;
 }) {
   return (
     <Stack spacing={0.5} data-testid="prob-bars">
-      {topK(probs, k).map((id, rank) => (
+      {(order ?? topK(probs, k)).slice(0, k).map((id, rank) => (
         <ButtonBase
           key={id}
           onClick={() => onSelect?.(id)}

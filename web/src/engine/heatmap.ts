@@ -1,17 +1,21 @@
 // Class activation map -> a coloured, semi-transparent overlay.
 
-/** The map of class `c` from a (L, h, w) CAM: ReLU, then scaled to [0, 1]. */
+/**
+ * The map of class `c` from a (L, h, w) CAM, shifted to start at 0 and scaled to [0, 1]
+ * (as `tinycats classify --cam` does; docs/manifest.md).
+ */
 export function camFor(cam: Float32Array, shape: [number, number], c: number): Float32Array {
   const [h, w] = shape;
   const n = h * w;
-  const out = new Float32Array(n);
-  let max = 0;
-  for (let i = 0; i < n; i++) {
-    const v = Math.max(0, cam[c * n + i]!);
-    out[i] = v;
-    if (v > max) max = v;
+  const m = cam.subarray(c * n, (c + 1) * n);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of m) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
   }
-  if (max > 0) for (let i = 0; i < n; i++) out[i]! /= max;
+  const out = new Float32Array(n);
+  if (hi > lo) for (let i = 0; i < n; i++) out[i] = (m[i]! - lo) / (hi - lo);
   return out;
 }
 

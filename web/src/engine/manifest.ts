@@ -48,6 +48,8 @@ export interface ClassifierEntry extends ModelCommon {
   other_id: number;
   input: ClassifierInput;
   outputs: { probs: string; cam?: string };
+  /** the label is `other_id` when probs[other_id] >= this (docs/manifest.md, "Classifier decision") */
+  other_threshold?: number;
 }
 
 export interface SamplerSpec {
@@ -143,7 +145,7 @@ function triple(v: unknown, where: string): [number, number, number] {
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
-const KNOWN = new Set(['task', 'labels', 'other_id', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
+const KNOWN = new Set(['task', 'labels', 'other_id', 'other_threshold', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
   'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler']);
 
 function common(o: Obj, where: string): ModelCommon {
@@ -198,6 +200,7 @@ function parseClassifier(o: unknown): ClassifierEntry {
       probs: str(outs, 'probs', `${w}.outputs`),
       cam: typeof outs.cam === 'string' ? outs.cam : undefined,
     },
+    other_threshold: o.other_threshold === undefined ? undefined : num(o, 'other_threshold', w),
   };
 }
 

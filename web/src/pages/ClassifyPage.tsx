@@ -14,7 +14,8 @@ import Typography from '@mui/material/Typography';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { DropZone } from '../components/DropZone';
 import { ModelStatus } from '../components/ModelStatus';
-import { pct, ProbBars, topK } from '../components/ProbBars';
+import { pct, ProbBars } from '../components/ProbBars';
+import { decide } from '../engine/decide';
 import { RgbaCanvas } from '../components/RgbCanvas';
 import { camFor, heatmapRgba } from '../engine/heatmap';
 import { hub } from '../engine/hub';
@@ -88,8 +89,9 @@ export default function ClassifyPage() {
     }
   }, []);
 
-  const top = result ? topK(result.probs, 1)[0]! : -1;
-  const notCat = entry && top === entry.other_id;
+  const decision = result && entry ? decide(result.probs, entry) : null;
+  const top = decision?.top ?? -1;
+  const notCat = decision?.isOther ?? false;
   const shownClass = camClass ?? top;
   const heat = useMemo(() => {
     if (!result?.cam || !result.camShape || shownClass < 0) return null;
@@ -200,7 +202,7 @@ export default function ClassifyPage() {
                       </Typography>
                     )}
                   </Box>
-                  <ProbBars probs={result.probs} labels={entry.labels} otherId={entry.other_id} selected={showCam ? shownClass : undefined} onSelect={(id) => setCamClass(id)} />
+                  <ProbBars probs={result.probs} labels={entry.labels} otherId={entry.other_id} order={decision?.ranked} selected={showCam ? shownClass : undefined} onSelect={(id) => setCamClass(id)} />
                   <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap' }}>
                     <FormControlLabel
                       control={<Switch checked={showCam} onChange={(e) => setShowCam(e.target.checked)} disabled={!result.cam} slotProps={{ input: { 'aria-label': 'heatmap' } }} data-testid="cam-toggle" />}

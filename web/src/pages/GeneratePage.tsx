@@ -29,6 +29,7 @@ import { ModelStatus } from '../components/ModelStatus';
 import { pct } from '../components/ProbBars';
 import { RgbaCanvas } from '../components/RgbCanvas';
 import type { Job } from '../engine/client';
+import { decide } from '../engine/decide';
 import { hub } from '../engine/hub';
 import { labelByKey, type GeneratorEntry, type Label } from '../engine/manifest';
 import { downloadBlob, rgbaToPngBlob } from '../engine/png';
@@ -294,8 +295,7 @@ export default function GeneratePage() {
         setTiles((cur) =>
           cur.map((t, b) => {
             const p = r.probs.subarray(b * L, (b + 1) * L);
-            let top = 0;
-            for (let i = 1; i < L; i++) if (p[i]! > p[top]!) top = i;
+            const top = decide(p, ce).top;
             const key = ce.labels[top]!.key;
             const known = ce.labels.some((l) => l.key === want);
             return {
