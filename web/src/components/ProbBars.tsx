@@ -59,7 +59,8 @@ export function ProbBars({
             </Typography>
           </Stack>
           <Box>
-            <LinearProgress variant="determinate" value={100 * probs[id]!} color={id === otherId ? 'warning' : rank === 0 ? 'primary' : 'secondary'} />
+            <LinearProgress variant="determinate" value={100 * probs[id]!} color={id === otherId ? 'warning' : 'primary'}
+              sx={rank === 0 ? undefined : { opacity: 0.55 }} />
           </Box>
         </ButtonBase>
       ))}

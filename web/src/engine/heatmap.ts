@@ -50,7 +50,7 @@ export function heatmapRgba(map: Float32Array, h: number, w: number): Uint8Clamp
     out[i * 4] = r;
     out[i * 4 + 1] = g;
     out[i * 4 + 2] = b;
-    out[i * 4 + 3] = Math.round(30 + 170 * v);
+    out[i * 4 + 3] = Math.round(10 + 190 * v * Math.sqrt(v));
   }
   return out;
 }
