@@ -25,6 +25,7 @@ import numpy as np
 from tinycats.breeds import BREEDS, NUM_BREEDS
 from tinycats.data import cache
 from tinycats.errors import TinycatsError
+from tinycats.export import manifest as mf
 from tinycats.grid import make_grid, save_png, to_uint8
 
 
@@ -216,7 +217,8 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
         "breed_accuracy": {"mean": breed_acc, "min": min(per_breed.values()),
                            "per_breed": per_breed, "classified_as_other": other_share,
                            "classifier_on_real_test_64px": real_acc,
-                           "classifier_variant": clf.variant},
+                           "classifier_variant": clf.variant,
+                           "classifier_sha256": mf.sha256_file(clf.model_path)},
         "fid": fid_report,
         "kid": kid_report,
         "memorisation": {
