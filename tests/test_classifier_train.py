@@ -3,6 +3,7 @@ with exactly the weights of an uninterrupted run; the CLI trains from a recipe f
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def test_shipped_recipe_parses() -> None:
 
 def test_train_cli_from_a_recipe(prepared: Path, tmp_path: Path) -> None:
     recipe = to_dict(tiny_config())
-    recipe["train"]["epochs"] = 0.7  # two steps
+    recipe["train"]["epochs"] = 0.7  # a few steps (how many depends on the fixture count)
     cfg_file = tmp_path / "tiny.yaml"
     cfg_file.write_text(yaml.safe_dump(recipe))
     run = tmp_path / "run"
@@ -103,7 +104,8 @@ def test_train_cli_from_a_recipe(prepared: Path, tmp_path: Path) -> None:
                         str(cfg_file), "--data-dir", str(prepared), "--run-dir", str(run),
                         "--device", "cpu"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "done: step 2/2" in r.stdout
+    done = re.search(r"done: step (\d+)/(\d+)", " ".join(r.stdout.split()))
+    assert done is not None and done.group(1) == done.group(2), r.stdout
     assert (run / "model.pt").exists() and (run / "metrics.jsonl").exists()
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  backbon: lite0\n")
