@@ -37,7 +37,9 @@ class GenTrainConfig:
     sample_every: int = 500
     log_every: int = 25
     threads: int | None = None  # torch CPU threads; None: torch's default
-    bf16: bool = True  # autocast on CUDA only (bf16 is slower on CPUs without AMX)
+    bf16: bool = True  # bf16 autocast on CUDA
+    #: bf16 autocast on a CPU with native bf16 (see training/precision.py); fp32 elsewhere
+    cpu_bf16: bool = False
     compile: bool = False
 
 

@@ -2,7 +2,8 @@
 
 One step: draw the global batch from (seed, step) -> take this rank's slice -> micro-batches
 (gradient accumulation) -> average grads across ranks -> skip the step if the loss is NaN/inf ->
-clip -> AdamW -> EMA. On CUDA: bf16 autocast, and an out-of-memory error halves the micro-batch
+clip -> AdamW -> EMA. On CUDA (and on CPUs with native bf16, when the recipe
+asks): bf16 autocast; on CUDA an out-of-memory error halves the micro-batch
 and retries the step. Checkpoints are atomic; a run resumes from ``last.pt`` in its folder.
 """
 
@@ -27,7 +28,7 @@ from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
 from tinycats.grid import make_grid, save_png, to_uint8
-from tinycats.training import checkpoint, distributed
+from tinycats.training import checkpoint, distributed, precision
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
 from tinycats.training.schedule import lr_at
@@ -145,7 +146,10 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         stop["flag"] = True
 
     old = signal.signal(signal.SIGTERM, on_term)
-    use_bf16 = tc.bf16 and dev.type == "cuda"
+    use_bf16 = precision.use_bf16(dev, cuda=tc.bf16, cpu=tc.cpu_bf16, log=log)
+    if dist.is_main:
+        log(f"forward pass in {'bf16 autocast' if use_bf16 else 'fp32'}; "
+            f"{torch.get_num_threads()} CPU threads")
 
     def save_ckpt() -> None:
         if dist.is_main:
