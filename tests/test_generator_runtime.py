@@ -104,6 +104,21 @@ def test_export_refuses_mismatched_checkpoint(tmp_path: Path) -> None:
         export_generator(tmp_path / "b.pt", tmp_path / "out")
 
 
+def test_export_sampler_defaults_override(tmp_path: Path) -> None:
+    cfg = GeneratorConfig(name="x", model=TINY)
+    save_atomic({"model": TinyDiT(TINY).state_dict(), "config": to_dict(cfg)}, tmp_path / "a.pt")
+    e = export_generator(tmp_path / "a.pt", tmp_path / "out", variants=("fp32",),
+                         sampler={"cfg_scale": 4.5, "solver": "euler", "steps": 12})
+    s = mf.model_entry(mf.load(tmp_path / "out" / "manifest.json"), "generator")["sampler"]
+    assert s == e["sampler"]
+    assert (s["default_cfg_scale"], s["solver"], s["default_steps"]) == (4.5, "euler", 12)
+    assert s["shift"] == cfg.sampler.shift  # not overridden: the recipe's
+    with pytest.raises(ExportError, match="solver must be euler or heun"):
+        export_generator(tmp_path / "a.pt", tmp_path / "o2", sampler={"solver": "rk4"})
+    with pytest.raises(ExportError, match="unknown sampler setting"):
+        export_generator(tmp_path / "a.pt", tmp_path / "o2", sampler={"guidance": 2.0})
+
+
 def test_mix_is_convex_combination(tiny_export: tuple[TinyDiT, Path]) -> None:
     _, man = tiny_export
     gen = Generator(man)

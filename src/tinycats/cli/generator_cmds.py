@@ -131,6 +131,12 @@ def export_generator_cmd(
                    "the shipped models folder).")] = None,
     variants: Annotated[str, typer.Option(help="Comma-separated: fp32,fp16,int8.")
                         ] = "fp32,fp16,int8",
+    steps: Annotated[int | None, typer.Option(help="Default sampler steps written to the "
+                     "manifest (default: the recipe's).")] = None,
+    cfg: Annotated[float | None, typer.Option("--cfg", help="Default guidance scale (default: "
+                   "the recipe's).")] = None,
+    solver: Annotated[str | None, typer.Option(help="Default solver, euler or heun (default: "
+                      "the recipe's).")] = None,
 ) -> None:
     """Export the generator's EMA weights to ONNX (fp32/fp16/int8), parity-checked."""
     from tinycats.export.generator_onnx import export_generator
@@ -141,7 +147,10 @@ def export_generator_cmd(
 
         raise fail(f"checkpoint {ck} does not exist; train first or pass --checkpoint")
     dest = out or shipped_models_dir()
-    entry = export_generator(ck, dest, variants=tuple(v.strip() for v in variants.split(",")))
+    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver}.items()
+                 if v is not None}
+    entry = export_generator(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
+                             sampler=overrides)
     for name, fe in entry["files"].items():
         console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
                       f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")

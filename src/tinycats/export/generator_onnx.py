@@ -140,7 +140,15 @@ def check_consistent(model_state: dict[str, torch.Tensor], cfg: GeneratorConfig)
 
 def export_generator(checkpoint: Path, out_dir: Path, *,
                      variants: tuple[str, ...] = VARIANTS,
-                     metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+                     metrics: dict[str, Any] | None = None,
+                     sampler: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export ``checkpoint``'s EMA weights into ``out_dir`` and update its manifest.
+
+    ``sampler`` overrides the recipe's default sampler settings (steps, cfg_scale, solver,
+    shift) written to the manifest: defaults are chosen by measuring the trained model
+    (``tinycats eval generator --cfg ...``), which happens after its recipe was written."""
+    import dataclasses
+
     from tinycats.config import from_dict
     from tinycats.training import checkpoint as ckpt
 
@@ -149,6 +157,14 @@ def export_generator(checkpoint: Path, out_dir: Path, *,
         cfg = from_dict(GeneratorConfig, ck["config"])
     except (TypeError, KeyError) as e:
         raise ExportError(f"{checkpoint} carries no usable generator config ({e})") from e
+    if sampler:
+        fields = {f.name for f in dataclasses.fields(cfg.sampler)}
+        bad = set(sampler) - fields
+        if bad:
+            raise ExportError(f"unknown sampler setting(s) {sorted(bad)}; known: {sorted(fields)}")
+        if sampler.get("solver", cfg.sampler.solver) not in ("euler", "heun"):
+            raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
+        cfg = dataclasses.replace(cfg, sampler=dataclasses.replace(cfg.sampler, **sampler))
     state = ck["ema"] if "ema" in ck else ck["model"]
     check_consistent(state, cfg)
     unknown = set(variants) - set(VARIANTS)
