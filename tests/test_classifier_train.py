@@ -107,6 +107,20 @@ def test_train_cli_from_a_recipe(prepared: Path, tmp_path: Path) -> None:
     done = re.search(r"done: step (\d+)/(\d+)", " ".join(r.stdout.split()))
     assert done is not None and done.group(1) == done.group(2), r.stdout
     assert (run / "model.pt").exists() and (run / "metrics.jsonl").exists()
+    fitted = torch.load(run / "model.pt", weights_only=False)["calibration"]  # fitted at the end
+    # calibrate-classifier (for weights whose run was stopped): refits T and stores it
+    r = subprocess.run([sys.executable, "-m", "tinycats", "train", "calibrate-classifier",
+                        "--checkpoint", str(run / "model.pt"), "--data-dir", str(prepared),
+                        "--refit"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ck = torch.load(run / "model.pt", weights_only=False)
+    assert ck["temperature"] == ck["calibration"]["temperature"] == fitted["temperature"]
+    assert ck["calibration"]["val_nll_after"] <= ck["calibration"]["val_nll_before"]
+    assert f"T = {fitted['temperature']:.3f}" in " ".join(r.stdout.split())
+    r = subprocess.run([sys.executable, "-m", "tinycats", "train", "calibrate-classifier",
+                        "--checkpoint", str(tmp_path / "nope.pt"), "--data-dir", str(prepared)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "does not exist" in r.stderr and "Traceback" not in r.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  backbon: lite0\n")
     r = subprocess.run([sys.executable, "-m", "tinycats", "train", "classifier", "--config",

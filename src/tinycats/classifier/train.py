@@ -127,6 +127,24 @@ def fit_temperature(model: EfficientNetLite, data: LabeledImages, input_size: in
         F.cross_entropy(logits, y)), 5), "val_nll_after": round(float(nlls[k]), 5)}
 
 
+def calibrate_checkpoint(path: Path, val_set: LabeledImages, dev: torch.device,
+                         refit: bool = False) -> dict[str, float]:
+    """Fit the temperature of the weights in ``path`` (a ``model.pt``) on ``val_set`` and store
+    it there (atomically), unless it already has one and ``refit`` is False. The export folds
+    T into the ONNX softmax; no prediction changes, only how confident they are."""
+    ck = checkpoint.load(path, map_location=dev)
+    calibration: dict[str, float] | None = ck.get("calibration")
+    if calibration is None or refit:
+        cfg = from_dict(ClassifierConfig, ck["config"])
+        m = build_classifier(cfg.model.backbone, pretrained=False,
+                             dropout=cfg.model.dropout).to(dev)
+        m.load_state_dict(ck["model"])
+        calibration = fit_temperature(m, val_set, cfg.model.input_size, dev)
+        ck["temperature"], ck["calibration"] = calibration["temperature"], calibration
+        checkpoint.save_atomic(ck, path)
+    return calibration
+
+
 def param_groups(model: EfficientNetLite, cfg: ClassifierConfig) -> list[dict[str, Any]]:
     """AdamW groups: backbone / head, and no weight decay on BatchNorm and biases."""
     tc = cfg.train
@@ -336,14 +354,7 @@ def train(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImage
         validate()
     calibration = None
     if dist.is_main and done and best_path.exists():
-        ck = checkpoint.load(best_path, map_location=dev)
-        calibration = ck.get("calibration")
-        if calibration is None:
-            m = build_classifier(mc.backbone, pretrained=False, dropout=mc.dropout).to(dev)
-            m.load_state_dict(ck["model"])
-            calibration = fit_temperature(m, val_set, mc.input_size, dev)
-            ck["temperature"], ck["calibration"] = calibration["temperature"], calibration
-            checkpoint.save_atomic(ck, best_path)
+        calibration = calibrate_checkpoint(best_path, val_set, dev)
         log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
             f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
     summary = {"step": step, "steps": steps, "seen": seen, "skipped": skipped,

@@ -128,6 +128,41 @@ def train_classifier(
                   f"{out / 'model.pt'}")
 
 
+def calibrate_classifier(
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Trained weights (default: <data>/runs/<recipe name>/model.pt).")] = None,
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe (for the default "
+                                         "checkpoint path).")] = Path(DEFAULT_CONFIG),
+    data_dir: DataDirOpt = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Fit again even if the checkpoint "
+                                        "already has a temperature.")] = False,
+) -> None:
+    """Fit the softmax temperature on the validation split and store it in the checkpoint.
+
+    Training does this when it finishes; use this for weights whose run was stopped, then
+    export again (the temperature is folded into the ONNX softmax)."""
+    from tinycats.classifier.config import ClassifierConfig
+    from tinycats.classifier.data import load_split
+    from tinycats.classifier.train import calibrate_checkpoint
+    from tinycats.cli.common import fail
+    from tinycats.config import from_dict
+    from tinycats.training import checkpoint as ckpt_io
+
+    root = resolve_data_dir(data_dir)
+    path = checkpoint or runs_dir(root) / _load_config(config).name / "model.pt"
+    if not path.exists():
+        raise fail(f"checkpoint {path} does not exist; train first or pass --checkpoint")
+    size = from_dict(ClassifierConfig, ckpt_io.load(path)["config"]).model.input_size
+    _ensure_caches(root, ["oxford"], [size])
+    val_set = load_split(root, ["oxford"], size, "val")
+    import torch
+
+    cal = calibrate_checkpoint(path, val_set, torch.device("cpu"), refit=refit)
+    console.print(f"temperature T = {cal['temperature']:.3f} on {len(val_set)} validation "
+                  f"images: NLL {cal['val_nll_before']:.3f} -> {cal['val_nll_after']:.3f}; "
+                  f"stored in {path}")
+
+
 # ---- export --------------------------------------------------------------------------------
 
 def export_classifier_cmd(
@@ -407,6 +442,7 @@ def bench_classifier(
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("classifier")(train_classifier)
+    train.command("calibrate-classifier")(calibrate_classifier)
     eval.command("classifier")(eval_classifier)
     export.command("classifier")(export_classifier_cmd)
     bench.command("classifier")(bench_classifier)
