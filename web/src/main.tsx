@@ -1,33 +1,15 @@
-import CssBaseline from '@mui/material/CssBaseline';
-import { ThemeProvider } from '@mui/material/styles';
-import useMediaQuery from '@mui/material/useMediaQuery';
-import { StrictMode, useMemo } from 'react';
-import { createRoot } from 'react-dom/client';
-import App from './App';
+// Entry point. It starts the models of the first page (worker, onnxruntime, model bytes from
+// the cache) before React and MUI are even downloaded, then loads the app (root.tsx): on a
+// 2-core machine the page is ready about as soon as the page's own model is.
 import { hub } from './engine/hub';
-import { makeTheme } from './theme';
 
-function Root() {
-  const dark = useMediaQuery('(prefers-color-scheme: dark)');
-  const theme = useMemo(() => makeTheme(dark ? 'dark' : 'light'), [dark]);
-  return (
-    <ThemeProvider theme={theme}>
-      <CssBaseline />
-      <App />
-    </ThemeProvider>
-  );
-}
-
-// start the models of the first page right away, in parallel with rendering
 const [first = 'classify', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
-if (first === 'classify' || first === 'generate' || first === '') void hub.ensure('classifier').catch(() => {});
+if (first === 'classify' || first === '') void hub.ensure('classifier').catch(() => {});
 if (first === 'generate') {
+  // only the generator: the classifier (the badges) starts once the generator is ready, so the two
+  // sessions do not compete for the same cores (GeneratePage)
   const variant = new URLSearchParams(query).get('variant');
   void hub.ensure('generator', variant ? { variant } : {}).catch(() => {});
 }
 
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <Root />
-  </StrictMode>,
-);
+void import('./root');

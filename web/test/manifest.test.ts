@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseVariant, labelByKey, ManifestError, parseManifest, type GeneratorEntry } from '../src/engine/manifest';
+import { chooseVariant, labelByKey, ManifestError, parseManifest, type ClassifierEntry, type GeneratorEntry, optimizationFor } from '../src/engine/manifest';
 import { sampleManifest } from './helpers';
 
 type M = ReturnType<typeof sampleManifest> & { models: Record<string, Record<string, unknown>> };
@@ -60,10 +60,16 @@ describe('variant choice', () => {
   const m = parseManifest(sampleManifest());
   const g = m.models.generator!;
   const c = m.models.classifier!;
-  it('WASM: the default, but never fp16', () => {
-    expect(chooseVariant(c, 'wasm', false)).toBe('int8');
+  it('WASM: the default, but never fp16, and a classifier in fp32 (int8 convolutions are slower in WASM)', () => {
+    expect(chooseVariant(c, 'wasm', false)).toBe('fp32');
+    expect(chooseVariant({ ...c, files: { int8: c.files.int8! } } as ClassifierEntry, 'wasm', false)).toBe('int8');
     expect(chooseVariant(g, 'wasm', true)).toBe('fp32');
     expect(chooseVariant({ ...g, default_variant: 'fp16' } as GeneratorEntry, 'wasm', true)).toBe('fp32');
+  });
+  it('session optimisation: basic for the generator in WASM (measured as fast, quicker to create), all otherwise', () => {
+    expect(optimizationFor(g, 'wasm')).toBe('basic');
+    expect(optimizationFor(c, 'wasm')).toBe('all');
+    expect(optimizationFor(g, 'webgpu')).toBe('all');
   });
   it('WebGPU: fp16 only with shader-f16, never int8', () => {
     expect(chooseVariant(g, 'webgpu', true)).toBe('fp16');

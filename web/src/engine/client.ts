@@ -1,6 +1,6 @@
 // The page's side of a model worker: promises for requests, callbacks for progress and steps.
 
-import type { Backend, FileEntry, ModelEntry, ModelKey } from './manifest';
+import type { Backend, FileEntry, ModelEntry, ModelKey, OptimizationLevel } from './manifest';
 import type {
   BenchProgress,
   BenchResult,
@@ -100,7 +100,7 @@ export class ModelClient {
   }
 
   load(
-    args: { entry: ModelEntry; url: string; file: FileEntry; variant: string; backend: Backend; allowFallback: boolean; threads: number },
+    args: { entry: ModelEntry; url: string; file: FileEntry; variant: string; backend: Backend; allowFallback: boolean; threads: number; optimization: OptimizationLevel },
     onProgress?: (p: LoadProgressEvent) => void,
   ): Job<LoadResult> {
     return this.send<LoadResult>({ type: 'load', model: this.model, ...args }, { onProgress });

@@ -3,7 +3,7 @@
 
 import { defaultThreads, detectCaps, type Caps } from './caps';
 import { ModelClient, type Job, type LoadProgressEvent } from './client';
-import { chooseVariant, parseManifest, type Backend, type Manifest, type ModelKey } from './manifest';
+import { chooseVariant, optimizationFor, parseManifest, type Backend, type Manifest, type ModelKey, type OptimizationLevel } from './manifest';
 import type { LoadResult } from './protocol';
 
 export type BackendPref = 'auto' | Backend;
@@ -12,6 +12,7 @@ export interface LoadConfig {
   backend: Backend;
   variant: string;
   threads: number;
+  optimization: OptimizationLevel;
 }
 
 export interface ModelState {
@@ -49,7 +50,13 @@ export function modelsBaseUrl(): string {
 
 declare global {
   interface Window {
-    __tinycats?: { ready: Partial<Record<ModelKey, number>>; loads: Partial<Record<ModelKey, LoadResult>> };
+    /** timings for the benchmark (ms since navigation start): first asked for, load sent to the worker, ready */
+    __tinycats?: {
+      requested: Partial<Record<ModelKey, number>>;
+      loadSent: Partial<Record<ModelKey, number>>;
+      ready: Partial<Record<ModelKey, number>>;
+      loads: Partial<Record<ModelKey, LoadResult>>;
+    };
   }
 }
 
@@ -59,7 +66,9 @@ class Hub {
     models: { classifier: { status: 'idle' }, generator: { status: 'idle' } },
   };
   private listeners = new Set<() => void>();
-  private clients: Partial<Record<ModelKey, { client: ModelClient; runtimeKey: string; loadKey?: string; ready?: Promise<ModelClient>; loadJob?: Job<LoadResult> }>> = {};
+  private clients: Partial<
+    Record<ModelKey, { client: ModelClient; runtimeKey?: string; prewarmed?: boolean; loadKey?: string; ready?: Promise<ModelClient>; loadJob?: Job<LoadResult> }>
+  > = {};
   private manifestP: Promise<Manifest> | null = null;
   private capsP: Promise<Caps> | null = null;
 
@@ -131,7 +140,7 @@ class Hub {
     const entry = m.models[model];
     if (!entry) throw new Error(`the manifest has no ${model} yet`);
     const variant = override.variant && override.variant in entry.files ? override.variant : chooseVariant(entry, rt.backend, rt.caps.shaderF16);
-    return { backend: rt.backend, variant, threads: rt.threads };
+    return { backend: rt.backend, variant, threads: rt.threads, optimization: override.optimization ?? optimizationFor(entry, rt.backend) };
   }
 
   /**
@@ -142,15 +151,22 @@ class Hub {
   async ensure(model: ModelKey, override: Partial<LoadConfig> & { pref?: BackendPref } = {}): Promise<ModelClient> {
     const known = this.snap.manifest;
     if (known && !known.models[model]) return this.missing(model);
+    const marks = (window.__tinycats ??= { requested: {}, loadSent: {}, ready: {}, loads: {} });
+    marks.requested[model] ??= performance.now();
+    // the worker script loads while the capabilities (a WebGPU adapter request) are checked
+    this.clients[model] ??= { client: new ModelClient(model) };
     const rt = await this.runtimeConfig(override);
     const runtimeKey = `${rt.backend}/${rt.threads}`;
     let slot = this.clients[model];
+    if (slot && slot.runtimeKey === undefined) slot.runtimeKey = runtimeKey;
     if (!slot || slot.runtimeKey !== runtimeKey) {
       slot?.client.terminate();
-      const client = new ModelClient(model);
-      client.prewarm(rt.backend, rt.threads);
-      slot = { client, runtimeKey };
+      slot = { client: new ModelClient(model), runtimeKey };
       this.clients[model] = slot;
+    }
+    if (!slot.prewarmed) {
+      slot.client.prewarm(rt.backend, rt.threads);
+      slot.prewarmed = true;
     }
     const m = await this.manifest();
     if (!m.models[model]) return this.missing(model);
@@ -163,11 +179,12 @@ class Hub {
     const entry = this.snap.manifest!.models[model]!;
     const file = entry.files[cfg.variant]!;
     const t0 = performance.now();
+    marks.loadSent[model] = t0;
     const current = () => this.clients[model]?.client === client && this.clients[model]?.loadKey === key;
     this.setModel(model, { status: 'loading', config: cfg, progress: { phase: 'download', loaded: 0, total: file.bytes, fromCache: false, file: file.file } });
     slot.loadJob?.cancel(); // a superseded load stops before creating its session
     const job = client.load(
-        { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads },
+        { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads, optimization: cfg.optimization },
         (p) => {
           if (current()) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
         },
@@ -176,9 +193,8 @@ class Hub {
         (info) => {
           if (current()) {
             this.setModel(model, { status: 'ready', config: cfg, info });
-            window.__tinycats ??= { ready: {}, loads: {} };
-            window.__tinycats.ready[model] = performance.now();
-            window.__tinycats.loads[model] = info;
+            marks.ready[model] = performance.now();
+            marks.loads[model] = info;
             performance.measure(`tinycats:${model}-load`, { start: t0, end: performance.now() });
           }
           return client;

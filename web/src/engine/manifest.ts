@@ -272,12 +272,16 @@ export type Backend = 'wasm' | 'webgpu';
 
 /**
  * The model variant to load on a backend. WASM: the manifest's default, except fp16 (slower than
- * fp32 on CPUs). WebGPU: fp16 only with the `shader-f16` feature, else fp32; int8 is avoided on
- * WebGPU (its integer ops fall back to the CPU or are wrong on some builds).
+ * fp32 on CPUs) and except an int8 classifier: onnxruntime-web has no fast int8 convolutions
+ * (QLinearConv measured slower than fp32 Conv in WebAssembly, docs/web.md), so a classifier runs
+ * fp32 there when it ships one. The manifest's default is the choice for native onnxruntime.
+ * WebGPU: fp16 only with the `shader-f16` feature, else fp32; int8 is avoided on WebGPU (its
+ * integer ops fall back to the CPU or are wrong on some builds).
  */
 export function chooseVariant(entry: ModelEntry, backend: Backend, shaderF16: boolean): string {
   const has = (v: string) => v in entry.files;
   if (backend === 'wasm') {
+    if (entry.task === 'classify' && entry.default_variant === 'int8' && has('fp32')) return 'fp32';
     if (entry.default_variant !== 'fp16') return entry.default_variant;
     if (has('fp32')) return 'fp32';
     if (has('int8')) return 'int8';
@@ -287,6 +291,20 @@ export function chooseVariant(entry: ModelEntry, backend: Backend, shaderF16: bo
   if (has('fp32')) return 'fp32';
   const nonF16 = Object.keys(entry.files).filter((v) => v !== 'fp16' && v !== 'int8');
   return nonF16[0] ?? entry.default_variant;
+}
+
+/** onnxruntime's graph optimisation levels (SessionOptions.graphOptimizationLevel). */
+export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export const OPTIMIZATION_LEVELS: readonly OptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
+
+/**
+ * The graph optimisation level a session is created with. 'all' unless measured otherwise
+ * (docs/web.md, "Measured"): creating the session is most of a cached page load, and for the
+ * generator (MatMul-bound) 'basic' runs as fast as 'all' in WebAssembly but creates its session
+ * faster; the classifier needs 'extended' or more for its fused convolutions.
+ */
+export function optimizationFor(entry: ModelEntry, backend: Backend): OptimizationLevel {
+  return backend === 'wasm' && entry.task === 'generate' ? 'basic' : 'all';
 }
 
 /** A variant may run on a backend at all (fp16 on WebGPU needs shader-f16). */

@@ -127,13 +127,13 @@ async function load(req: LoadRequest): Promise<LoadResult> {
   const tRuntime = performance.now();
   let session: Session;
   try {
-    session = await ort.InferenceSession.create(dl.bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(dl.bytes, { executionProviders: [backend], graphOptimizationLevel: req.optimization });
   } catch (e) {
     if (backend !== 'webgpu' || !req.allowFallback) throw e;
     fallbackReason = `WebGPU session failed (${(e as Error).message}); using WASM`;
     backend = 'wasm';
     ort = await ortP; // the WebGPU build also runs the WASM backend
-    session = await ort.InferenceSession.create(dl.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(dl.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: req.optimization });
   }
   const tEnd = performance.now();
   const info: LoadResult = {
@@ -142,6 +142,7 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     threads,
     isolated,
     variant: req.variant,
+    optimization: req.optimization,
     file: req.file.file,
     bytes: req.file.bytes,
     fromCache: dl.fromCache,

@@ -2,7 +2,7 @@
 // requests load / classify / generate / bench / cancel; the worker answers each request with
 // progress or step events and exactly one result or error.
 
-import type { Backend, FileEntry, ModelEntry, ModelKey } from './manifest';
+import type { Backend, FileEntry, ModelEntry, ModelKey, OptimizationLevel } from './manifest';
 import type { DownloadProgress } from './modelStore';
 import type { Solver } from './sampler';
 
@@ -18,6 +18,8 @@ export interface LoadRequest {
   /** fall back to WASM if WebGPU fails (automatic choice), instead of reporting an error */
   allowFallback: boolean;
   threads: number;
+  /** onnxruntime's graphOptimizationLevel for this session (engine/manifest.ts: optimizationFor) */
+  optimization: OptimizationLevel;
 }
 
 export interface ClassifyRequest {
@@ -75,6 +77,7 @@ export interface LoadResult {
   threads: number;
   isolated: boolean;
   variant: string;
+  optimization: OptimizationLevel;
   file: string;
   bytes: number;
   fromCache: boolean;

@@ -23,7 +23,7 @@ import { backendLabel } from '../components/ModelStatus';
 import { defaultThreads } from '../engine/caps';
 import type { Job } from '../engine/client';
 import { hub } from '../engine/hub';
-import type { Backend, ModelKey } from '../engine/manifest';
+import { OPTIMIZATION_LEVELS, type Backend, type ModelKey, type OptimizationLevel } from '../engine/manifest';
 import { downloadBlob } from '../engine/png';
 import type { BenchResult } from '../engine/protocol';
 import { CancelledError } from '../engine/sampler';
@@ -35,6 +35,8 @@ export interface BenchRecord {
   model: ModelKey;
   unit: string;
   variant: string;
+  /** onnxruntime's graph optimisation level */
+  optimization: OptimizationLevel;
   file: string;
   sha256: string;
   backend: Backend;
@@ -74,6 +76,9 @@ export default function BenchmarkPage() {
   const [warmup, setWarmup] = useState<number>(Number(params.get('warmup')) || DEFAULTS[initialModel].warmup);
   const [runs, setRuns] = useState<number>(Number(params.get('runs')) || DEFAULTS[initialModel].runs);
   const [batch, setBatch] = useState<number>(Number(params.get('batch')) || 1);
+  // for measurements only (no control): `opt=basic` etc. overrides the session's optimisation level
+  const optParam = params.get('opt');
+  const optimization = OPTIMIZATION_LEVELS.find((o) => o === optParam);
   const [records, setRecords] = useState<BenchRecord[]>([]);
   const [progress, setProgress] = useState<{ done: number; total: number; warmup: boolean } | null>(null);
   const [phase, setPhase] = useState<string | null>(null);
@@ -95,7 +100,7 @@ export default function BenchmarkPage() {
     setError(null);
     try {
       setPhase('Loading the model');
-      const client = await hub.ensure(model, { backend, threads: effThreads, ...(effVariant ? { variant: effVariant } : {}) });
+      const client = await hub.ensure(model, { backend, threads: effThreads, ...(effVariant ? { variant: effVariant } : {}), ...(optimization ? { optimization } : {}) });
       const st = hub.getSnapshot().models[model];
       const info = st.info!;
       setPhase(`Measuring on ${backendLabel(info)}`);
@@ -109,6 +114,7 @@ export default function BenchmarkPage() {
         model,
         unit: r.unit,
         variant: info.variant,
+        optimization: info.optimization,
         file: info.file,
         sha256: m.files[info.variant]!.sha256,
         backend: info.backend,
@@ -135,7 +141,7 @@ export default function BenchmarkPage() {
       setProgress(null);
       setPhase(null);
     }
-  }, [model, backend, effThreads, effVariant, warmup, runs, batch]);
+  }, [model, backend, effThreads, effVariant, optimization, warmup, runs, batch]);
 
   useEffect(() => {
     if (auto.current && manifest && caps) {

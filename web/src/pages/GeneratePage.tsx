@@ -235,6 +235,7 @@ export default function GeneratePage() {
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   const job = useRef<Job<GenerateResult> | null>(null);
+  const generating = useRef(false);
   const autoRan = useRef(false);
   const ready = models.generator.status === 'ready';
 
@@ -242,10 +243,7 @@ export default function GeneratePage() {
   useEffect(() => {
     void hub.ensure('generator', pinned ? { variant: pinned } : {}).catch(() => {});
   }, [pinned]);
-  useEffect(() => {
-    void hub.ensure('classifier').catch(() => {});
-    return () => job.current?.cancel();
-  }, []);
+  useEffect(() => () => job.current?.cancel(), []);
 
   // settings come from the address; an edited address (or back/forward) updates them
   const query = params.toString();
@@ -314,6 +312,7 @@ export default function GeneratePage() {
   const generate = useCallback(async () => {
     if (!s || !entry) return;
     const settings = s;
+    generating.current = true;
     setError(null);
     setRunning(true);
     setProgress({ step: 0, total: settings.steps });
@@ -342,6 +341,7 @@ export default function GeneratePage() {
       setRunning(false);
     } finally {
       job.current = null;
+      generating.current = false;
       setProgress(null);
     }
   }, [s, entry, size, tiles, badges]);
@@ -353,6 +353,12 @@ export default function GeneratePage() {
       void generate();
     }
   }, [ready, s, params, generate]);
+
+  // the classifier (the badges) starts once the generator is ready and idle: loading both at once
+  // would slow both on a 2-core machine; a generation started first loads it for its badges
+  useEffect(() => {
+    if (ready && !running && !generating.current) void hub.ensure('classifier').catch(() => {});
+  }, [ready, running]);
 
   const name = (b: number) => {
     const st = last?.settings ?? s!;
