@@ -139,7 +139,8 @@ async function load(req: LoadRequest): Promise<LoadResult> {
   const info: LoadResult = {
     model: req.model,
     backend,
-    threads,
+    // what onnxruntime runs with after its start (it drops to 1 thread without SharedArrayBuffer)
+    threads: backend === 'wasm' ? Number(ort.env.wasm.numThreads) || threads : threads,
     isolated,
     variant: req.variant,
     optimization: req.optimization,
