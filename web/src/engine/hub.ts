@@ -153,8 +153,10 @@ class Hub {
     if (known && !known.models[model]) return this.missing(model);
     const marks = (window.__tinycats ??= { requested: {}, loadSent: {}, ready: {}, loads: {} });
     marks.requested[model] ??= performance.now();
-    // the worker script loads while the capabilities (a WebGPU adapter request) are checked
+    // the worker script and the manifest load while the capabilities (a WebGPU adapter request)
+    // are checked
     this.clients[model] ??= { client: new ModelClient(model) };
+    this.manifest().catch(() => {});
     const rt = await this.runtimeConfig(override);
     const runtimeKey = `${rt.backend}/${rt.threads}`;
     let slot = this.clients[model];
