@@ -108,11 +108,15 @@ def test_export_sampler_defaults_override(tmp_path: Path) -> None:
     cfg = GeneratorConfig(name="x", model=TINY)
     save_atomic({"model": TinyDiT(TINY).state_dict(), "config": to_dict(cfg)}, tmp_path / "a.pt")
     e = export_generator(tmp_path / "a.pt", tmp_path / "out", variants=("fp32",),
-                         sampler={"cfg_scale": 4.5, "solver": "euler", "steps": 12})
+                         sampler={"cfg_scale": 4.5, "solver": "euler", "steps": 12,
+                                  "shift": 2.0})
     s = mf.model_entry(mf.load(tmp_path / "out" / "manifest.json"), "generator")["sampler"]
     assert s == e["sampler"]
     assert (s["default_cfg_scale"], s["solver"], s["default_steps"]) == (4.5, "euler", 12)
-    assert s["shift"] == cfg.sampler.shift  # not overridden: the recipe's
+    assert s["shift"] == 2.0
+    e = export_generator(tmp_path / "a.pt", tmp_path / "o1", variants=("fp32",),
+                         sampler={"cfg_scale": 4.5})
+    assert e["sampler"]["shift"] == cfg.sampler.shift  # not overridden: the recipe's
     with pytest.raises(ExportError, match="solver must be euler or heun"):
         export_generator(tmp_path / "a.pt", tmp_path / "o2", sampler={"solver": "rk4"})
     with pytest.raises(ExportError, match="unknown sampler setting"):
@@ -138,6 +142,9 @@ def test_generate_cli(tiny_export: tuple[TinyDiT, Path], tmp_path: Path, cli) ->
     r = cli("generate", "--breed", "Maine Coon", "-n", "4", "--steps", "3", "--seed", "7",
             "--model-dir", str(man.parent), "-o", str(out))
     assert r.code == 0 and out.read_bytes() == first  # same seed, same image
+    r = cli("generate", "--breed", "Maine Coon", "-n", "4", "--steps", "3", "--seed", "7",
+            "--shift", "3", "--model-dir", str(man.parent), "-o", str(out))
+    assert r.code == 0 and out.read_bytes() != first  # another time grid, another image
     r = cli("generate", "--breed", "Tabby", "--model-dir", str(man.parent), "-o", str(out))
     assert r.code == 2 and "unknown breed 'Tabby'" in r.err and "Siamese" in r.err
     assert "Traceback" not in r.err

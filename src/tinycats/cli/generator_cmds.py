@@ -77,6 +77,8 @@ def generate(
                    "manifest).")] = None,
     solver: Annotated[str | None, typer.Option(help="euler or heun (default: manifest).")
                       ] = None,
+    shift: Annotated[float | None, typer.Option(help="Time-grid shift, > 1 spends more steps "
+                     "near noise (default: manifest).")] = None,
     seed: Annotated[int, typer.Option(help="Noise seed: the same seed gives the same cats.")
                     ] = 0,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG grid.")] = Path("cats.png"),
@@ -113,7 +115,7 @@ def generate(
     total = int(steps if steps is not None else gen.sampler["default_steps"])
     with Progress(console=err_console, transient=True) as prog:
         task = prog.add_task(f"sampling {n} x {what}", total=total)
-        x = gen.sample(noise, y, steps=steps, cfg_scale=cfg, solver=solver,
+        x = gen.sample(noise, y, steps=steps, cfg_scale=cfg, solver=solver, shift=shift,
                        callback=lambda i, tot, _x: prog.update(task, completed=i))
     imgs = to_uint8(x)
     save_png(make_grid(imgs), output, upscale=upscale)
@@ -137,6 +139,8 @@ def export_generator_cmd(
                    "the recipe's).")] = None,
     solver: Annotated[str | None, typer.Option(help="Default solver, euler or heun (default: "
                       "the recipe's).")] = None,
+    shift: Annotated[float | None, typer.Option(help="Default time-grid shift (default: the "
+                     "recipe's).")] = None,
 ) -> None:
     """Export the generator's EMA weights to ONNX (fp32/fp16/int8), parity-checked."""
     from tinycats.export.generator_onnx import export_generator
@@ -147,7 +151,8 @@ def export_generator_cmd(
 
         raise fail(f"checkpoint {ck} does not exist; train first or pass --checkpoint")
     dest = out or shipped_models_dir()
-    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver}.items()
+    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver,
+                                   "shift": shift}.items()
                  if v is not None}
     entry = export_generator(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
                              sampler=overrides)
@@ -166,6 +171,8 @@ def eval_generator(
                    "manifest).")] = None,
     solver: Annotated[str | None, typer.Option(help="euler or heun (default: manifest).")
                       ] = None,
+    shift: Annotated[float | None, typer.Option(help="Time-grid shift, > 1 spends more steps "
+                     "near noise (default: manifest).")] = None,
     variant: Annotated[str | None, typer.Option(help="Generator variant to measure.")] = None,
     seed: Annotated[int, typer.Option(help="Base noise seed.")] = 1234,
     with_fid: Annotated[bool, typer.Option("--fid/--no-fid", help="Compute FID/KID (slow).")
@@ -189,7 +196,7 @@ def eval_generator(
     if report_dir == Path("reports") and not report_dir.exists():
         report_dir = repo_root() / "reports"
     ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
-                         seed=seed, variant=variant, fid=with_fid)
+                         shift=shift, seed=seed, variant=variant, fid=with_fid)
     with Progress(console=err_console, transient=True) as prog:
         tasks: dict[str, object] = {}
 

@@ -123,6 +123,7 @@ class GenEvalConfig:
     steps: int | None = None
     cfg_scale: float | None = None
     solver: str | None = None
+    shift: float | None = None
     seed: int = 1234
     batch: int = 32
     variant: str | None = None
@@ -153,6 +154,7 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     steps = int(cfg.steps if cfg.steps is not None else sd["default_steps"])
     scale = float(cfg.cfg_scale if cfg.cfg_scale is not None else sd["default_cfg_scale"])
     solver = cfg.solver or str(sd["solver"])
+    shift = float(cfg.shift if cfg.shift is not None else sd.get("shift", 1.0))
 
     samples: list[np.ndarray] = []
     labels: list[int] = []
@@ -164,7 +166,7 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
             # a distinct, documented seed per (breed, chunk): reruns reproduce every sample
             noise = initial_noise(cfg.seed + 1000 * b.id + done, n, gen.size, gen.channels)
             x = gen.sample(noise, gen.one_hot([b.id] * n), steps=steps, cfg_scale=scale,
-                           solver=solver)
+                           solver=solver, shift=shift)
             samples.append(to_uint8(x))
             labels += [b.id] * n
             done += n
@@ -212,7 +214,7 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     report: dict[str, Any] = {
         "model": {"variant": gen.variant, "file": gen.file_entry["file"],
                   "sha256": gen.file_entry["sha256"]},
-        "sampler": {"steps": steps, "cfg_scale": scale, "solver": solver,
+        "sampler": {"steps": steps, "cfg_scale": scale, "solver": solver, "shift": shift,
                     "seed": cfg.seed, "n_per_breed": cfg.n_per_breed},
         "breed_accuracy": {"mean": breed_acc, "min": min(per_breed.values()),
                            "per_breed": per_breed, "classified_as_other": other_share,
