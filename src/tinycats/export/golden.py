@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycats.runtime.sample import Generator, initial_noise
+from tinycats.runtime.sample import Generator, initial_noise, time_grid
 
 GOLDEN_STEPS = 3
 GOLDEN_CFG = 3.0
@@ -43,8 +43,10 @@ def make_golden(manifest_path: Path, class_name: str = "Bengal") -> dict[str, An
     call_out = gen.denoise(x2, t2, np.concatenate([y, y_null]))
     v = gen.velocity(noise, 0.3, y, GOLDEN_CFG)
     mix_y = gen.mix({gen.class_id("Bengal"): 0.5, gen.class_id("Siamese"): 0.5}, 1)
+    # the model's own default time shift, stated in the file (so a shift != 1 is checked too)
+    shift = float(gen.sampler.get("shift", 1.0))
     finals = {solver: gen.sample(noise, y, steps=GOLDEN_STEPS, cfg_scale=GOLDEN_CFG,
-                                 solver=solver)
+                                 solver=solver, shift=shift)
               for solver in ("euler", "heun")}
     return {
         "about": "tinycats generator golden vectors: see docs/sampler.md and "
@@ -59,8 +61,8 @@ def make_golden(manifest_path: Path, class_name: str = "Bengal") -> dict[str, An
                         "out": encode(call_out)},
         "guided_velocity": {"t": 0.3, "cfg_scale": GOLDEN_CFG, "v": encode(v)},
         "mix": {"weights": {"Bengal": 0.5, "Siamese": 0.5}, "y": encode(mix_y)},
-        "samples": {solver: {"steps": GOLDEN_STEPS, "cfg_scale": GOLDEN_CFG, "shift": 1.0,
-                             "time_grid": [i / GOLDEN_STEPS for i in range(GOLDEN_STEPS + 1)],
+        "samples": {solver: {"steps": GOLDEN_STEPS, "cfg_scale": GOLDEN_CFG, "shift": shift,
+                             "time_grid": time_grid(GOLDEN_STEPS, shift),
                              "final": encode(img)}
                     for solver, img in finals.items()},
         "tolerance": {"max_abs": 1e-3,
