@@ -32,7 +32,7 @@ function pixels(x: number[], size: number): number[] {
   return out;
 }
 
-export function goldenCases(text: string, gen: { image_size: number; classes: { key: string }[] }): GoldenCase[] {
+export function goldenCases(text: string, gen: { image_size: number; classes: { key: string }[]; sampler: { shift: number } }): GoldenCase[] {
   const g = JSON.parse(text) as {
     model: { variant: string };
     class_id: number;
@@ -43,7 +43,8 @@ export function goldenCases(text: string, gen: { image_size: number; classes: { 
   if (!breed) return [];
   const noise = f32(g.noise);
   return Object.entries(g.samples)
-    .filter(([, c]) => c.shift === 1)
+    // the page has no shift setting: it samples with the manifest's, so only cases made with that one
+    .filter(([, c]) => c.shift === gen.sampler.shift)
     .map(([solver, c]) => ({
       name: solver,
       query: new URLSearchParams({ breed, steps: String(c.steps), cfg: String(c.cfg_scale), solver, seed: '7', n: '1', variant: g.model.variant }).toString(),
