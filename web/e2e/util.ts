@@ -12,7 +12,7 @@ mkdirSync(SHOTS, { recursive: true });
 interface BuiltManifest {
   models: {
     classifier?: { labels: { key: string; display: string }[]; metrics?: Record<string, unknown> };
-    generator?: { image_size: number; classes: { key: string; display: string }[]; null_class: number };
+    generator?: { image_size: number; classes: { key: string; display: string }[]; null_class: number; sampler: { shift: number } };
   };
 }
 
