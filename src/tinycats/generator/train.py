@@ -29,6 +29,7 @@ from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
 from tinycats.grid import make_grid, save_png, to_uint8
 from tinycats.training import checkpoint, distributed, precision
+from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
 from tinycats.training.schedule import lr_at
@@ -92,7 +93,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     ema = EMA(model, tc.ema_decay)
     names = [n for n, _ in model.named_parameters()]
     groups: list[list[str]] = [names]  # parameter names per optimizer group
-    fwd = torch.compile(model) if tc.compile else model
+    fwd = maybe_compile(model, tc.compile, dev, log if dist.is_main else (lambda _m: None))
     if tc.batch_size % dist.world:
         raise ConfigError(f"train.batch_size {tc.batch_size} is not divisible by {dist.world} "
                           "processes; pick a batch size that is a multiple of --nproc_per_node")
