@@ -1,8 +1,7 @@
 """Whether a training loop runs its model through ``torch.compile``.
 
-On this project's 2-core CPU the generator's training step is bound by elementwise ops (GELU,
-adaLN modulation, residual adds), not by matmuls; compile fuses them into generated C++ and
-measured 1.5x the throughput (88 -> 133 img/s, batch 128, bf16, 2 threads). On a CPU, inductor
+On a 2-core CPU the generator's training step is bound by elementwise ops, not matmuls, and
+compile fuses them (measured figures: docs/decisions/0005-generator-design.md). On a CPU, inductor
 needs a C++ compiler at run time; without one the first step would fail deep inside torch, so
 the recipe's switch falls back to eager mode with a message instead.
 """
