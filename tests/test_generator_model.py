@@ -10,9 +10,11 @@ from tinycats.generator.dit import (
     DiTBlock,
     DiTConfig,
     TinyDiT,
+    merge_2x2,
     one_hot,
     patchify,
     sincos_pos_embed_2d,
+    split_2x2,
     unpatchify,
 )
 
@@ -186,3 +188,38 @@ def test_final_conv_starts_as_identity_and_warm_start_resumes(tmp_path) -> None:
                                         train=dataclasses.replace(base.train, steps=7)),
                     data, tmp_path, log=lambda s: None)
     assert summary["step"] == 7
+
+
+FINE = DiTConfig(image_size=16, patch_size=4, width=32, depth=1, heads=2, fine_depth=1,
+                 fine_width=16, fine_heads=2)
+
+
+def test_merge_split_2x2_roundtrip_and_neighbours():
+    tokens = torch.randn(2, 16, 5)  # a 4x4 grid of tokens
+    merged = merge_2x2(tokens, 4)
+    assert merged.shape == (2, 4, 20)
+    assert torch.equal(split_2x2(merged, 2), tokens)
+    # merged token 1 (row 0, column 1 of the 2x2 grid) holds fine tokens 2, 3, 6, 7
+    assert torch.equal(merged[0, 1].reshape(4, 5), tokens[0, [2, 3, 6, 7]])
+
+
+def test_fine_stage_starts_as_zero_output_and_every_weight_learns():
+    fresh = TinyDiT(FINE)
+    assert fresh.cfg.out_patch == 2 and fresh.fine_pos_embed.shape == (1, 64, 16)
+    for blk in [*fresh.fine_in, *fresh.blocks, *fresh.fine_out]:
+        h = torch.randn(2, 64 if blk in [*fresh.fine_in, *fresh.fine_out] else 16,
+                        16 if blk in [*fresh.fine_in, *fresh.fine_out] else 32)
+        assert torch.equal(blk(h, torch.randn(2, 32)), h)  # adaLN-Zero: identity
+    x, t, y = torch.randn(2, 3, 16, 16), torch.rand(2), one_hot(torch.tensor([1, 2]))
+    assert torch.count_nonzero(fresh(x, t, y)) == 0
+    model = randomize(TinyDiT(FINE))
+    out = model(x, t, y)
+    assert out.shape == x.shape
+    out.square().mean().backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().max() == 0]
+    assert not dead
+    # the fine position embedding is used: zeroing it changes the output
+    with torch.no_grad():
+        before = model(x, t, y)
+        model.fine_pos_embed.zero_()
+        assert (model(x, t, y) - before).abs().max() > 1e-4

@@ -28,7 +28,7 @@ from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
 from tinycats.grid import make_grid, save_png, to_uint8
-from tinycats.training import checkpoint, distributed, precision
+from tinycats.training import checkpoint, distributed, flops, precision
 from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
@@ -66,6 +66,47 @@ def save_final(path: Path, ema: EMA, cfg: GeneratorConfig, step: int,
                extra: dict[str, Any]) -> None:
     checkpoint.save_atomic({"model": ema.model.state_dict(), "config": to_dict(cfg),
                             "step": step, "kind": "generator-ema", **extra}, path)
+
+
+def draw_noise(shape: torch.Size, g: torch.Generator, dev: torch.device, seed: int, step: int
+               ) -> torch.Tensor:
+    """The step's Gaussian noise for the whole global batch. On CUDA it is drawn on the GPU from
+    a generator seeded by (seed, step): drawing a large batch on the CPU would take longer than
+    a GPU step of this small model. Elsewhere it comes from the batch's CPU generator."""
+    if dev.type != "cuda":
+        return torch.randn(shape, generator=g)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed * 1_000_003 + step)
+    return torch.randn(shape, generator=gen, device=dev)
+
+
+def throughput(model: TinyDiT, cfg: GeneratorConfig, dev: torch.device, use_bf16: bool,
+               ips_windows: list[float], world: int) -> dict[str, Any]:
+    """Median images/s over the logged windows (the first, with compiling, left out), the
+    counted training FLOPs per image and, on a known accelerator, the MFU (training/flops.py)."""
+    if not ips_windows:
+        return {}
+    s = cfg.model.image_size
+
+    def one_step(b: int) -> torch.Tensor:
+        x = torch.randn(b, cfg.model.channels, s, s, device=dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss, _ = flow.flow_loss(model, x, one_hot(torch.zeros(b, dtype=torch.long)).to(dev),
+                                     torch.rand(b, device=dev), torch.randn_like(x),
+                                     cfg.prediction)  # type: ignore[arg-type]
+        return loss
+
+    per_image = flops.train_flops_per_image(model, one_step)
+    ips = float(np.median(ips_windows))
+    out: dict[str, Any] = {"img_per_s_median": round(ips, 1),
+                           "train_gflops_per_image": round(per_image / 1e9, 3)}
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+        peak = flops.peak_flops(name)
+        out["device"] = f"{world} x {name}"
+        if peak is not None:
+            out["mfu"] = round(flops.mfu(ips, per_image, peak * world), 4)
+    return out
 
 
 def make_optimizer(model: TinyDiT, tc: Any, groups: list[list[str]]) -> torch.optim.AdamW:
@@ -164,6 +205,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     bins_sum = np.zeros(T_BINS)
     bins_cnt = np.zeros(T_BINS)
     loss_win: list[float] = []
+    ips_windows: list[float] = []  # images/s of each logged window after the first (compile)
     end_step = tc.steps if stop_after_steps is None else min(tc.steps, stop_after_steps)
     try:
         while step < end_step:
@@ -185,7 +227,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             labels = torch.where(drop, torch.full_like(labels, NULL_ID), labels)
             t = flow.sample_t(tc.batch_size, cfg.t_sampling, mean=cfg.t_mean, std=cfg.t_std,
                               generator=g)
-            eps = torch.randn(x.shape, generator=g)
+            eps = draw_noise(x.shape, g, dev, tc.seed, step)
             sl = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)
             x, labels, t, eps = x[sl].to(dev), labels[sl].to(dev), t[sl].to(dev), eps[sl].to(dev)
 
@@ -236,6 +278,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                 if dist.is_main:
                     dt = time.time() - t_win
                     ips = n_win / max(dt, 1e-9)
+                    if step > tc.log_every:
+                        ips_windows.append(ips)
                     bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
                             for k in range(T_BINS)}
                     mean_loss = float(np.mean(loss_win))
@@ -261,6 +305,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                "minutes": round((time.time() - t_start) / 60, 2),
                "per_class_images": data.per_class_counts(), "params": count_params(model)}
     if dist.is_main:
+        summary.update(throughput(model, cfg, dev, use_bf16, ips_windows, dist.world))
         save_final(run_dir / "ema.pt", ema, cfg, step, {"summary": summary})
         grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
         save_png(grid, run_dir / "samples" / "final.png", upscale=2)

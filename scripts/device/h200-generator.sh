@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The generator's GPU recipe on a lent H200 (the project's `device` tool), as one prepared run.
+# Device time is scarce (15 minutes a session, machine start and transfers included), so
+# everything is sized in advance and the steps run without a human in between:
+#
+#   here:   bash scripts/device/h200-generator.sh prepare   # data pack, 64 MiB tree check
+#   device: run(command="bash scripts/device/h200-generator.sh train", carry=[".devpack"],
+#               timeout_s=600)
+#   here:   bash scripts/device/h200-generator.sh finish /work/.device/<files_at>   # ema.pt
+#
+# Then export and evaluate here as for the CPU model (docs/training-at-scale.md, "On a lent
+# H200"). Knobs (environment): CONFIG (recipe), BUDGET_S (seconds of training the step count is
+# sized for), CAL_STEPS (steps of the timing run), DEVICE (cuda; cpu for a dry run of the
+# plumbing), PY (the Python to use).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CONFIG=${CONFIG:-configs/generator-64-h200.yaml}
+PACK=${PACK:-.devpack}
+BUDGET_S=${BUDGET_S:-330}
+CAL_STEPS=${CAL_STEPS:-300}
+DEVICE=${DEVICE:-cuda}
+PY=${PY:-python3}
+# The tracked files that need not travel: the shipped generator ONNX files (70 MB) would put
+# the working tree over the tool's 64 MiB; the device run does not need them.
+BIG=(web/public/models/generator-fp32.onnx web/public/models/generator-fp16.onnx
+     web/public/models/generator-int8.onnx)
+
+prepare() {
+    ${PY} -m tinycats data pack-generator --out "$PACK" --size 64
+    grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
+    # Untrack (not delete) the big files: ignored by .gitignore, they then stay here.
+    # `finish` tracks them again.
+    git rm -q --cached --ignore-unmatch "${BIG[@]}"
+    local bytes
+    bytes=$( (git ls-files -z; git ls-files -z --others --exclude-standard) \
+             | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f1)
+    bytes=$((bytes + $(du -sb "$PACK" | cut -f1)))
+    echo "working tree that travels: $((bytes / 1048576)) MiB (limit 64)"
+    if [ "$bytes" -gt $((62 * 1048576)) ]; then
+        echo "too big for the device tool: pack fewer faces (--any-cat-limit)" >&2
+        exit 1
+    fi
+}
+
+train() {
+    : "${OUT:?OUT must name the folder whose files come back}"
+    export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+    local log="$OUT/train.log"  # one log: at most 8 files come back
+    if [ "$DEVICE" = cuda ]; then nvidia-smi -L | tee "$log"; fi
+    ${PY} -c "import torch; print('torch', torch.__version__)" | tee -a "$log"
+    # 1. Timing run of the same recipe: its compiled kernels stay in the inductor cache
+    #    for the real run; its median images/s sizes the step count.
+    ${PY} -m tinycats train generator -c "$CONFIG" --data-dir "$PACK" --run-dir /tmp/calib \
+        --fresh --steps "$CAL_STEPS" --device "$DEVICE" > /tmp/calibration.log 2>&1 \
+        || { tail -n 30 /tmp/calibration.log | tee -a "$log"; exit 1; }
+    local steps
+    steps=$(${PY} - "$CONFIG" "$BUDGET_S" <<'EOF'
+import json, statistics, sys
+import yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+rows = [json.loads(line) for line in open("/tmp/calib/metrics.jsonl")]
+ips = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # first window compiles
+print(max(1, int(float(sys.argv[2]) * ips / cfg["train"]["batch_size"])))
+EOF
+)
+    echo "calibration: $(tail -n 1 /tmp/calib/metrics.jsonl)" | tee -a "$log"
+    echo "training ${steps} steps (sized for ${BUDGET_S} s)" | tee -a "$log"
+    # 2. The real run, its schedule fitted to the budget.
+    ${PY} -m tinycats train generator -c "$CONFIG" --data-dir "$PACK" --run-dir /tmp/run \
+        --fresh --steps "$steps" --device "$DEVICE" >> "$log" 2>&1 \
+        || { tail -n 30 "$log"; exit 1; }
+    tail -n 3 "$log"
+    cp /tmp/run/metrics.jsonl /tmp/run/summary.yaml "$OUT/"
+    cp /tmp/run/samples/final.png "$OUT/final-grid.png"
+    cat /tmp/run/summary.yaml
+    # Files come back at most 16 MiB each: the EMA checkpoint travels in parts.
+    split -b 15M -d /tmp/run/ema.pt "$OUT/ema.pt.part"
+}
+
+finish() {
+    local from=${1:?usage: finish <folder the device files landed in>}
+    git add -f "${BIG[@]}"
+    mkdir -p "${RUN_DIR:=${TINYCATS_DATA:-$HOME/.cache/tinycats}/runs/generator-64-h200}"
+    cat "$from"/ema.pt.part* > "$RUN_DIR/ema.pt"
+    cp "$from"/metrics.jsonl "$from"/summary.yaml "$from"/train.log "$from"/final-grid.png \
+        "$RUN_DIR/"
+    ${PY} -c "import torch, sys; ck = torch.load(sys.argv[1], weights_only=False); \
+print('ema.pt: step', ck['step'], 'summary', ck['summary'])" "$RUN_DIR/ema.pt"
+    echo "next: tinycats export generator --checkpoint $RUN_DIR/ema.pt, then tinycats eval generator"
+}
+
+case "${1:-}" in
+    prepare) prepare ;;
+    train) train ;;
+    finish) finish "${2:-}" ;;
+    *) echo "usage: $0 prepare|train|finish <folder>" >&2; exit 2 ;;
+esac
