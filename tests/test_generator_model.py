@@ -223,3 +223,28 @@ def test_fine_stage_starts_as_zero_output_and_every_weight_learns():
         before = model(x, t, y)
         model.fine_pos_embed.zero_()
         assert (model(x, t, y) - before).abs().max() > 1e-4
+
+
+def test_training_log_gives_eta_and_warns_early_when_over_the_time_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import numpy as np
+
+    from tinycats.generator.config import GenDataConfig, GeneratorConfig, GenTrainConfig
+    from tinycats.generator.data import from_arrays
+    from tinycats.generator.train import train
+
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8), np.arange(8))
+    cfg = GeneratorConfig(model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+                          train=GenTrainConfig(batch_size=8, steps=100_000, warmup=1,
+                                               max_minutes=1.0, ckpt_every=1000,
+                                               sample_every=0, log_every=2))
+    cfg = dataclasses.replace(cfg, sampler=dataclasses.replace(cfg.sampler, steps=2))
+    logs: list[str] = []
+    summary = train(cfg, data, tmp_path, log=logs.append, stop_after_steps=10)
+    assert summary["step"] == 10 and summary["img_per_s_median"] > 0
+    assert summary["train_gflops_per_image"] > 0
+    assert all("min to go" in m for m in logs if m.startswith("step "))
+    warnings = [m for m in logs if "more than max_minutes 1" in m]
+    assert len(warnings) == 1  # once, after 4 logged windows

@@ -201,6 +201,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                                     "opt_groups": groups}, last)
 
     t_start = time.time()
+    first_step, warned_slow = step, False
     t_win, n_win = time.time(), 0
     bins_sum = np.zeros(T_BINS)
     bins_cnt = np.zeros(T_BINS)
@@ -285,9 +286,18 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                     mean_loss = float(np.mean(loss_win))
                     runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
                                img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
+                    elapsed = (time.time() - t_start) / 60
+                    eta = (tc.steps - step) * elapsed / max(step - first_step, 1)
                     log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
                         f"gnorm {gnorm:.2f} {ips:.1f} img/s "
-                        f"elapsed {(time.time() - t_start) / 60:.1f} min")
+                        f"elapsed {elapsed:.1f} min, about {eta:.0f} min to go")
+                    if (not warned_slow and tc.max_minutes is not None and step - first_step
+                            >= 4 * tc.log_every and elapsed + eta > 1.1 * tc.max_minutes):
+                        warned_slow = True  # say it once, early, not when the limit hits
+                        log(f"at this speed the {tc.steps} steps need about "
+                            f"{elapsed + eta:.0f} min, more than max_minutes "
+                            f"{tc.max_minutes:g}: the run will stop there with a checkpoint "
+                            "(the same command continues it; --max-minutes sets another limit)")
                 t_win, n_win = time.time(), 0
                 bins_sum[:] = 0
                 bins_cnt[:] = 0
