@@ -21,6 +21,13 @@ class GenData:
     labels: torch.Tensor  # (N,) int64 generator class ids (breeds only)
     extra: torch.Tensor | None  # (M, 3, S, S) uint8 unlabeled cats (class any_cat)
 
+    def to(self, device: torch.device) -> GenData:
+        """The same data on ``device``. On a GPU, batches are then gathered, converted and
+        flipped there: for this small model a CPU-side batch of 512 would take longer than the
+        GPU step (the random draws stay on the CPU, so batches do not depend on the device)."""
+        return GenData(self.images.to(device), self.labels.to(device),
+                       None if self.extra is None else self.extra.to(device))
+
     def per_class_counts(self) -> dict[str, int]:
         counts = {b.key: int((self.labels == b.id).sum()) for b in BREEDS}
         counts["any_cat"] = 0 if self.extra is None else int(self.extra.shape[0])
@@ -57,7 +64,8 @@ def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
 
 def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: int
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
-    """The global batch for ``step``: images in [-1, 1] (B, 3, S, S) and class ids (B,).
+    """The global batch for ``step``: images in [-1, 1] (B, 3, S, S) and class ids (B,), on
+    the data's device.
     Returns the generator too, so the caller draws t, noise and label dropout from the same
     deterministic stream."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
@@ -66,14 +74,16 @@ def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: i
     if data.extra is not None and cfg.any_cat_fraction > 0:
         use_extra = torch.rand(batch, generator=g) < cfg.any_cat_fraction
     idx = torch.randint(0, n, (batch,), generator=g)
-    imgs = data.images[idx]
-    labels = data.labels[idx].clone()
+    dev = data.images.device
+    imgs = data.images[idx.to(dev)]
+    labels = data.labels[idx.to(dev)].clone()
     if data.extra is not None and use_extra.any():
         eidx = torch.randint(0, data.extra.shape[0], (int(use_extra.sum()),), generator=g)
-        imgs[use_extra] = data.extra[eidx]
-        labels[use_extra] = ANY_CAT_ID
+        extra_rows = use_extra.to(dev)
+        imgs[extra_rows] = data.extra[eidx.to(dev)]
+        labels[extra_rows] = ANY_CAT_ID
     x = imgs.float() / 127.5 - 1.0
     if cfg.hflip:
-        flip = torch.rand(batch, generator=g) < 0.5
+        flip = (torch.rand(batch, generator=g) < 0.5).to(dev)
         x[flip] = x[flip].flip(-1)
     return x, labels, g

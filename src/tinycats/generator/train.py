@@ -131,6 +131,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     torch.manual_seed(tc.seed)
 
     model = TinyDiT(cfg.model).to(dev)
+    if dev.type == "cuda":
+        data = data.to(dev)  # batches are gathered on the GPU (GenData.to says why)
     ema = EMA(model, tc.ema_decay)
     names = [n for n, _ in model.named_parameters()]
     groups: list[list[str]] = [names]  # parameter names per optimizer group
@@ -224,7 +226,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             for group in opt.param_groups:
                 group["lr"] = lr
             x, labels, g = draw_batch(data, cfg.data, tc.batch_size, tc.seed, step)
-            drop = torch.rand(tc.batch_size, generator=g) < cfg.p_uncond
+            drop = (torch.rand(tc.batch_size, generator=g) < cfg.p_uncond).to(labels.device)
             labels = torch.where(drop, torch.full_like(labels, NULL_ID), labels)
             t = flow.sample_t(tc.batch_size, cfg.t_sampling, mean=cfg.t_mean, std=cfg.t_std,
                               generator=g)
