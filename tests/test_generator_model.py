@@ -257,7 +257,6 @@ def test_batches_do_not_depend_on_where_the_data_lives() -> None:
     import numpy as np
 
     from tinycats.breeds import ANY_CAT_ID
-
     from tinycats.generator.config import GenDataConfig
     from tinycats.generator.data import draw_batch, from_arrays
 
