@@ -204,6 +204,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
 
     t_start = time.time()
     first_step, warned_slow = step, False
+    speed_from: tuple[float, int] | None = None  # (time, step) at the first logged window
     t_win, n_win = time.time(), 0
     bins_sum = np.zeros(T_BINS)
     bins_cnt = np.zeros(T_BINS)
@@ -289,12 +290,16 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                     runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
                                img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
                     elapsed = (time.time() - t_start) / 60
-                    eta = (tc.steps - step) * elapsed / max(step - first_step, 1)
+                    # speed since the first logged window (that one includes compiling)
+                    base_t, base_step = speed_from or (t_start, first_step)
+                    per_step = (time.time() - base_t) / 60 / max(step - base_step, 1)
+                    eta = (tc.steps - step) * per_step
+                    speed_from = speed_from or (time.time(), step)
                     log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
                         f"gnorm {gnorm:.2f} {ips:.1f} img/s "
                         f"elapsed {elapsed:.1f} min, about {eta:.0f} min to go")
                     if (not warned_slow and tc.max_minutes is not None and step - first_step
-                            >= 4 * tc.log_every and elapsed + eta > 1.1 * tc.max_minutes):
+                            >= 2 * tc.log_every and elapsed + eta > 1.1 * tc.max_minutes):
                         warned_slow = True  # say it once, early, not when the limit hits
                         log(f"at this speed the {tc.steps} steps need about "
                             f"{elapsed + eta:.0f} min, more than max_minutes "
