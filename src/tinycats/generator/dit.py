@@ -45,7 +45,8 @@ class DiTConfig:
     #: tokens are split back, joined with a skip from before the merge, and run through
     #: fine_depth more fine blocks. Why: patch 8 alone leaves 8x8 seams and no within-patch
     #: detail; the fine stage gives 4x4 resolution for about the cost of two main blocks.
-    #: 0 disables.
+    #: 0 disables; no shipped recipe uses it (an A/B on the CPU showed no clear gain:
+    #: docs/decisions/0005).
     fine_depth: int = 0
     fine_width: int = 128
     fine_heads: int = 2

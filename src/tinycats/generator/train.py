@@ -282,7 +282,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                 if dist.is_main:
                     dt = time.time() - t_win
                     ips = n_win / max(dt, 1e-9)
-                    if step > tc.log_every:
+                    if speed_from is not None:  # not this process's first (compiling) window
                         ips_windows.append(ips)
                     bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
                             for k in range(T_BINS)}
