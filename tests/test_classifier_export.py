@@ -118,3 +118,29 @@ def test_metrics_definitions(tmp_path: Path) -> None:
     assert expected_calibration_error(sure, np.array([1, 0])) == 1.0
     png = confusion_png(m["confusion"], tmp_path / "c.png", "test")
     assert png.stat().st_size > 1000
+
+
+def test_requantize_from_the_fp32_onnx(exported: tuple[Path, dict, object], tmp_path: Path,
+                                       fixture_set: tuple[np.ndarray, np.ndarray]) -> None:
+    """`tinycats export classifier --requantize`: a new int8 file from the listed fp32 ONNX, its
+    manifest entry and parity updated, old metrics dropped; a changed fp32 file is refused."""
+    import shutil
+
+    from tinycats.export.classifier_onnx import ExportError, requantize_classifier
+
+    out, _, _ = exported
+    d = tmp_path / "m"
+    shutil.copytree(out, d)
+    entry = mf.model_entry(mf.load(d / "manifest.json"), "classifier")
+    entry["metrics"] = {"onnx_int8": {"top1_breeds": 0.5}}
+    mf.update_model(d / "manifest.json", "classifier", entry)
+    (d / "classifier-int8.onnx").write_bytes(b"stale")
+    images, _ = fixture_set
+    new = requantize_classifier(d, images[24:], images[:24], log=lambda s: None)
+    assert new["files"]["int8"] == mf.file_entry(d / "classifier-int8.onnx")
+    assert new["parity"]["int8"]["reference"] == "fp32 ONNX"
+    assert new["parity"]["int8"]["argmax_agreement"] >= 0.75 and "metrics" not in new
+    assert mf.model_entry(mf.load(d / "manifest.json"), "generator")["task"] == "generate"
+    (d / "classifier-fp32.onnx").write_bytes(b"tampered")
+    with pytest.raises(ExportError, match="not the file the manifest lists"):
+        requantize_classifier(d, images[24:], images[:24], log=lambda s: None)

@@ -60,11 +60,15 @@ def test_shipped_model_knows_the_breeds(oxford_mini: Path) -> None:
     truth = np.array([(b.id if (b := breed_from_oxford_name(f.stem)) else OTHER_ID)
                       for f in files])
     images = [Image.open(f).convert("RGB") for f in files]
+    right = {}
     for variant in ("fp32", "int8"):
         probs = Classifier(SHIPPED / "manifest.json", variant).predict(images)
         assert probs.shape == (len(files), 13)
-        acc = (decide(probs, OTHER_ID) == truth).mean()
-        assert acc >= 0.8, (variant, acc)
+        right[variant] = int((decide(probs, OTHER_ID) == truth).sum())
+    assert right["fp32"] >= 0.8 * len(files), right
+    # int8 may flip one borderline image of these 26, not more: the full-range int8 file that
+    # overflowed on a CPU without VNNI got two more wrong here (export/classifier_onnx.py)
+    assert right["int8"] >= right["fp32"] - 1, right
 
 
 def test_table_and_json(models: Path, oxford_mini: Path) -> None:

@@ -178,6 +178,9 @@ def export_classifier_cmd(
                                   ] = 256,
     parity_images: Annotated[int, typer.Option(help="Validation images for the parity check.")
                              ] = 128,
+    requantize: Annotated[bool, typer.Option(
+        help="Only rebuild the int8 file from the fp32 ONNX in --out (no checkpoint needed).")
+                          ] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Export to ONNX (fp32 + int8), check parity with PyTorch, update the manifest."""
@@ -190,12 +193,19 @@ def export_classifier_cmd(
     from tinycats.export.classifier_onnx import export_classifier
 
     root = resolve_data_dir(data_dir)
-    ckpt = checkpoint or _default_checkpoint(root, config)
-    if not ckpt.exists():
-        raise TinycatsError(f"no trained classifier at {ckpt}; train one first "
-                            "(tinycats train classifier) or pass --checkpoint")
-    model, cfg = load_classifier(ckpt)
-    size = cfg.model.input_size
+    out = _repo_path(out) if out == Path(DEFAULT_MODEL_DIR) else out
+    if requantize:  # the recipe gives the calibration sources; the manifest the input size
+        from tinycats.export import manifest as mf
+
+        cfg = _load_config(config)
+        size = int(mf.model_entry(mf.load(out / mf.MANIFEST_NAME), "classifier")["input"]["size"])
+    else:
+        ckpt = checkpoint or _default_checkpoint(root, config)
+        if not ckpt.exists():
+            raise TinycatsError(f"no trained classifier at {ckpt}; train one first "
+                                "(tinycats train classifier) or pass --checkpoint")
+        model, cfg = load_classifier(ckpt)
+        size = cfg.model.input_size
     _ensure_caches(root, cfg.data.sources, [size])
     # Calibration: a fixed, class-balanced-ish draw of training images; parity: validation.
     parts = []
@@ -208,11 +218,15 @@ def export_classifier_cmd(
                                                                len(train_imgs)), replace=False))]
     ox = cache.load(root, "oxford", size)
     val = np.asarray(ox.images[ox.splits == cache.SPLITS.index("val")])[:parity_images]
+    if requantize:
+        from tinycats.export.classifier_onnx import requantize_classifier
+
+        requantize_classifier(out, calib, val, log=console.print)
+        return
     ck = torch.load(ckpt, map_location="cpu", weights_only=False)
     extra = {"backbone": f"efficientnet-{cfg.model.backbone}", "params": count_params(model),
              "recipe": cfg.name, "trained_steps": ck.get("step"), "weights": ck.get("weights"),
              "val": ck.get("val"), "calibration_images": len(calib)}
-    out = _repo_path(out) if out == Path(DEFAULT_MODEL_DIR) else out
     export_classifier(model, size, out, parity_images=val, calibration=calib, int8_mode=int8,
                       extra=extra, log=console.print)
 
