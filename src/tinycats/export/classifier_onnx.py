@@ -197,6 +197,13 @@ def classifier_entry(input_size: int, files: dict[str, dict[str, Any]], default_
     }
 
 
+def _timed_int8(fp32: Path, int8: Path, mode: str, calibration: np.ndarray | None,
+                log: Callable[[str], None]) -> None:
+    t = time.time()
+    quantize_int8(fp32, int8, mode, calibration)
+    log(f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB, {mode}) in {time.time() - t:.0f} s")
+
+
 def export_classifier(model: EfficientNetLite, input_size: int, out_dir: Path, *,
                       parity_images: np.ndarray, calibration: np.ndarray | None,
                       int8_mode: str = "static", default_variant: str = "int8",
@@ -209,10 +216,7 @@ def export_classifier(model: EfficientNetLite, input_size: int, out_dir: Path, *
     t = time.time()
     export_fp32(model, input_size, fp32)
     log(f"wrote {fp32} ({fp32.stat().st_size / 1e6:.2f} MB) in {time.time() - t:.0f} s")
-    t = time.time()
-    quantize_int8(fp32, int8, int8_mode, calibration)
-    log(f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB, {int8_mode}) in "
-        f"{time.time() - t:.0f} s")
+    _timed_int8(fp32, int8, int8_mode, calibration, log)
 
     ref_p, ref_c = run_torch(model, parity_images)
     checks: dict[str, dict[str, float]] = {}
@@ -244,9 +248,7 @@ def requantize_classifier(out_dir: Path, calibration: np.ndarray, parity_images:
     fp32, int8 = out_dir / FP32_NAME, out_dir / INT8_NAME
     if mf.file_entry(fp32) != entry["files"]["fp32"]:
         raise ExportError(f"{fp32} is not the file the manifest lists: refusing to quantise it")
-    t = time.time()
-    quantize_int8(fp32, int8, "static", calibration)
-    log(f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB, static) in {time.time() - t:.0f} s")
+    _timed_int8(fp32, int8, "static", calibration, log)
     ref_p, ref_c = run_onnx(onnx_session(fp32), parity_images)
     p, c = run_onnx(onnx_session(int8), parity_images)
     check = parity(ref_p, ref_c, p, c)
