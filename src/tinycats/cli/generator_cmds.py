@@ -24,6 +24,9 @@ def train_generator(
     steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Override the wall-time limit.")
                            ] = None,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="Start a new run from these weights: an exported generator-fp32.onnx"
+        " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,
 ) -> None:
     """Train TinyDiT with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.config import load_yaml
@@ -44,7 +47,15 @@ def train_generator(
     root = resolve_data_dir(data_dir)
     data = load_gen_data(root, cfg.data)
     out = run_dir or runs_dir(root) / cfg.name
-    summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print)
+    init_state = None
+    if init_from is not None and (fresh or not (out / "last.pt").exists()):
+        from tinycats.generator.warm_start import load_init_state
+
+        console.print(f"reading the starting weights from {init_from} (checked against it)")
+        init_state = load_init_state(init_from, cfg.model)
+    summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
+                    init_state=init_state,
+                    init_from=None if init_from is None else str(init_from))
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
 
 

@@ -117,10 +117,15 @@ def make_optimizer(model: TinyDiT, tc: Any, groups: list[list[str]]) -> torch.op
 
 def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "auto",
           resume: bool = True, log: Callable[[str], None] = print,
-          stop_after_steps: int | None = None) -> dict[str, Any]:
+          stop_after_steps: int | None = None,
+          init_state: dict[str, torch.Tensor] | None = None,
+          init_from: str | None = None) -> dict[str, Any]:
     """Train (or resume) a generator in ``run_dir``. Returns a summary dict.
 
-    ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
+    ``init_state`` (weights from ``warm_start.load_init_state``, named by ``init_from``) is the
+    starting point of a new run, for the model and its EMA; a resumed run ignores it (its
+    checkpoint already continues from there). ``stop_after_steps`` stops early without changing
+    the schedule (used by resume tests)."""
     tc = cfg.train
     dev = pick_device(device)
     dist = distributed.init(dev.type)
@@ -130,7 +135,10 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
 
-    model = TinyDiT(cfg.model).to(dev)
+    model = TinyDiT(cfg.model)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model = model.to(dev)
     if dev.type == "cuda":
         data = data.to(dev)  # batches are gathered on the GPU (GenData.to says why)
     ema = EMA(model, tc.ema_decay)
@@ -175,8 +183,11 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                 log(f"new parameters start from their init: {len(new)} tensors")
         step, skipped, seen = ck["step"], ck.get("skipped", 0), ck.get("seen", 0)
         micro = min(ck.get("micro", micro), local_batch)
+        init_from = ck.get("init_from")
         if dist.is_main:
             log(f"resumed from {last} at step {step}")
+    elif init_from is not None and dist.is_main:
+        log(f"warm start: model and EMA begin from {init_from}")
     runlog = RunLog(run_dir, enabled=dist.is_main)
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -200,7 +211,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             checkpoint.save_atomic({"model": model.state_dict(), "ema": ema.model.state_dict(),
                                     "opt": opt.state_dict(), "step": step, "skipped": skipped,
                                     "seen": seen, "micro": micro, "config": to_dict(cfg),
-                                    "opt_groups": groups}, last)
+                                    "opt_groups": groups, "init_from": init_from}, last)
 
     t_start = time.time()
     first_step, warned_slow = step, False
@@ -320,7 +331,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     save_ckpt()
     summary = {"step": step, "seen": seen, "skipped": skipped, "micro": micro,
                "minutes": round((time.time() - t_start) / 60, 2),
-               "per_class_images": data.per_class_counts(), "params": count_params(model)}
+               "per_class_images": data.per_class_counts(), "params": count_params(model),
+               "init_from": init_from}
     if dist.is_main:
         summary.update(throughput(model, cfg, dev, use_bf16, ips_windows, dist.world))
         save_final(run_dir / "ema.pt", ema, cfg, step, {"summary": summary})
