@@ -53,6 +53,9 @@ def train_generator(
 
         console.print(f"reading the starting weights from {init_from} (checked against it)")
         init_state = load_init_state(init_from, cfg.model)
+    elif init_from is not None:
+        console.print(f"{out / 'last.pt'} exists: resuming it, --init-from is not read "
+                      "(add --fresh to start over from it)")
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
                     init_state=init_state,
                     init_from=None if init_from is None else str(init_from))
