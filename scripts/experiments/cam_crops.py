@@ -10,7 +10,7 @@ the full image at 224 and 64 px and for each zoom, and writes a contact sheet pe
     TINYCATS_DATA=... python scripts/experiments/cam_crops.py [--zoom 0.5 --zoom 0.65]
 
 Needs `tinycats data prepare --size 224`. Not a product command: a measurement for the data
-choice in docs/decisions/0005.
+choice in docs/decisions/0005 (the crop itself is the product's, data/cam_crops.py).
 """
 
 from __future__ import annotations
@@ -24,24 +24,9 @@ from PIL import Image
 from tinycats.breeds import NUM_BREEDS
 from tinycats.cli.common import resolve_data_dir
 from tinycats.data import cache
+from tinycats.data.cam_crops import agnostic_maps, cam_crop, downscale
 from tinycats.paths import shipped_models_dir
 from tinycats.runtime.classify import Classifier
-
-
-def downscale(a: np.ndarray, size: int = 64) -> np.ndarray:
-    return np.asarray(Image.fromarray(a).resize((size, size), Image.Resampling.BICUBIC))
-
-
-def cam_crop(image: np.ndarray, cam_map: np.ndarray, zoom: float) -> np.ndarray:
-    """A square of ``zoom`` x the side, centred on the map's peak (kept inside the image)."""
-    s = image.shape[0]
-    up = np.asarray(Image.fromarray(cam_map.astype(np.float32), mode="F").resize(
-        (s, s), Image.Resampling.BILINEAR))
-    yy, xx = np.unravel_index(int(up.argmax()), up.shape)
-    side = int(s * zoom)
-    y0 = int(np.clip(yy - side // 2, 0, s - side))
-    x0 = int(np.clip(xx - side // 2, 0, s - side))
-    return np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
 
 
 def main() -> None:
@@ -63,12 +48,11 @@ def main() -> None:
 
     print(f"{len(imgs)} test cats, classifier {clf.variant}")
     print(f"full image, 224 px: {top1(probs)}")
-    print(f"full image, 64 px:  {top1(clf.predict(np.stack([downscale(a) for a in imgs])))}")
-    w = probs[:, :NUM_BREEDS] / probs[:, :NUM_BREEDS].sum(1, keepdims=True)
-    agnostic = np.einsum("nk,nkhw->nhw", w, cams[:, :NUM_BREEDS])
+    print(f"full image, 64 px:  {top1(clf.predict(np.stack([downscale(a, 64) for a in imgs])))}")
+    agnostic = agnostic_maps(probs, cams)
     args.out.mkdir(parents=True, exist_ok=True)
     for z in zooms:
-        crops = np.stack([downscale(cam_crop(a, m, z))
+        crops = np.stack([downscale(cam_crop(a, m, z), 64)
                           for a, m in zip(imgs, agnostic, strict=True)])
         print(f"CAM crop, zoom {z:g}, 64 px: {top1(clf.predict(crops))}")
         rows = [np.concatenate(list(crops[i:i + 12]), 1) for i in range(0, 96, 12)]

@@ -109,6 +109,8 @@ def generator_entry(cfg: GeneratorConfig, files: dict[str, dict[str, Any]],
         "inputs": {"x": "x", "t": "t", "y": "y"},
         "output": "out",
         "prediction": cfg.prediction,
+        # how training images were cropped: the evaluation prepares its real images the same way
+        "data": {"crop": cfg.data.crop, "cam_zoom": cfg.data.cam_zoom},
         "sampler": {"time": "t0_noise_t1_data", "interpolant": "x_t = t*x + (1-t)*eps",
                     "t_eps": T_EPS, "default_steps": sc.steps,
                     "default_cfg_scale": sc.cfg_scale, "solver": sc.solver, "shift": sc.shift,

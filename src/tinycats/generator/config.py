@@ -17,6 +17,11 @@ class GenDataConfig:
     #: cap on unlabeled images loaded (keeps a carried GPU cache small); None: all.
     any_cat_limit: int | None = None
     hflip: bool = True
+    #: how a breed photo becomes a square: "centre" (the prepared cache's centre crop) or "cam"
+    #: (a square of ``cam_zoom`` x the side around where the classifier looks:
+    #: data/cam_crops.py). The FID reference is prepared the same way.
+    crop: str = "centre"
+    cam_zoom: float = 0.5
 
 
 @dataclass

