@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,3 +114,21 @@ def test_crop_settings_are_read_from_the_manifest_and_checked(prepared_224: Path
 def test_missing_224_cache_is_explained(data_root: Path) -> None:
     with pytest.raises(CamCropError, match="data prepare --size 224"):
         load_cam_crops(data_root, 64, 0.5, shipped_models_dir())
+
+
+def test_a_pack_of_cam_crops_trains_without_the_224_cache_and_refuses_another_crop(
+        prepared_224: Path, tmp_path: Path, cli: Any) -> None:
+    root = prepared_224
+    recipe = tmp_path / "cam.yaml"
+    recipe.write_text("name: cam\ndata:\n  crop: cam\n  cam_zoom: 0.5\n")
+    out = tmp_path / "pack"
+    r = cli("data", "pack-generator", "--out", str(out), "--size", "64", "-c", str(recipe))
+    assert r.code == 0, r.err
+    assert not (out / "cache" / "oxford" / "s224").exists()
+    cam = GenDataConfig(crop="cam", any_cat_fraction=0.0)
+    packed, full = load_gen_data(out, cam), load_gen_data(root, cam)
+    assert np.array_equal(packed.images.numpy(), full.images.numpy())
+    with pytest.raises(CamCropError, match="holds CAM-centred crops"):
+        load_gen_data(out, GenDataConfig(any_cat_fraction=0.0))  # a centre-crop recipe
+    with pytest.raises(CamCropError, match=r"zoom 0\.5.*zoom 0\.8"):
+        load_gen_data(out, GenDataConfig(crop="cam", cam_zoom=0.8, any_cat_fraction=0.0))

@@ -27,7 +27,7 @@ BIG=(web/public/models/generator-fp32.onnx web/public/models/generator-fp16.onnx
      web/public/models/generator-int8.onnx)
 
 prepare() {
-    ${PY} -m tinycats data pack-generator --out "$PACK" --size 64
+    ${PY} -m tinycats data pack-generator --out "$PACK" --size 64 --config "$CONFIG"
     grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
     # Untrack (not delete) the big files: ignored by .gitignore, they then stay here.
     # `finish` tracks them again.

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tinycats.cli.common import DataDirOpt, console, resolve_data_dir
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 
+if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
+    from tinycats.generator.config import GeneratorConfig
+
 DEFAULT_CONFIG = "configs/generator-64-cpu.yaml"
+
+
+def load_recipe(config: Path) -> GeneratorConfig:
+    """A generator recipe; a relative path is also looked up in the checkout."""
+    from tinycats.config import load_yaml
+    from tinycats.generator.config import GeneratorConfig
+
+    if not config.exists() and (repo_root() / config).exists():
+        config = repo_root() / config
+    return load_yaml(GeneratorConfig, config)
 
 
 def train_generator(
@@ -29,14 +42,10 @@ def train_generator(
         " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,
 ) -> None:
     """Train TinyDiT with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
-    from tinycats.config import load_yaml
-    from tinycats.generator.config import GeneratorConfig
     from tinycats.generator.data import load_gen_data
     from tinycats.generator.train import replace, train
 
-    if not config.exists() and (repo_root() / config).exists():
-        config = repo_root() / config
-    cfg = load_yaml(GeneratorConfig, config)
+    cfg = load_recipe(config)
     overrides: dict[str, object] = {}
     if steps is not None:
         overrides["steps"] = steps
@@ -314,11 +323,19 @@ def pack_generator(
     data_dir: DataDirOpt = None,
     size: Annotated[int, typer.Option(help="Image size of the caches to pack.")] = 64,
     any_cat_limit: Annotated[int, typer.Option(help="Unlabeled cat faces to include.")] = 1500,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Recipe whose data.crop the pack follows (default: centre crops)."
+    )] = None,
 ) -> None:
     """Write a compact data folder with only what generator training reads (for a GPU box)."""
+    from tinycats.data.cam_crops import Crop
     from tinycats.generator.pack import pack_generator_data
 
-    total = pack_generator_data(resolve_data_dir(data_dir), out, size, any_cat_limit)
+    crop = Crop()
+    if config is not None:
+        d = load_recipe(config).data
+        crop = Crop(d.crop, d.cam_zoom)
+    total = pack_generator_data(resolve_data_dir(data_dir), out, size, any_cat_limit, crop)
     console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
 
 

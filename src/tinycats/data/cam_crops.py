@@ -139,9 +139,19 @@ class Crop:
 def load_cropped_oxford(root: Path, size: int, crop: Crop, model_dir: Path, *,
                         log: Callable[[str], None] = print) -> cache.CachedSet:
     """The Oxford cache at ``size`` cropped as ``crop`` says: the one place that decides it,
-    for the generator's training images and the evaluation's real images alike."""
-    if crop.kind == "centre":
+    for the generator's training images and the evaluation's real images alike.
+
+    A data pack for a remote GPU (``tinycats data pack-generator``) holds images already cropped,
+    its cache manifest says how: used as they are if that is the asked crop, refused if not."""
+    if crop.kind not in ("centre", "cam"):
+        raise CamCropError(f"crop must be 'centre' or 'cam', not {crop.kind!r}")
+    man = cache.cache_path(root, "oxford", size) / "manifest.json"
+    packed = json.loads(man.read_text()).get("crop") if man.exists() else None
+    if packed is not None or crop.kind == "centre":
+        have = Crop(packed["kind"], float(packed["zoom"])) if packed else Crop()
+        if have.words() != crop.words():  # the zoom of a centre crop does not matter
+            raise CamCropError(f"the Oxford cache at {man.parent} holds {have.words()}, but "
+                               f"the recipe asks for {crop.words()}: pack the data again with "
+                               f"the recipe's crop")
         return cache.load(root, "oxford", size, mmap=False)
-    if crop.kind == "cam":
-        return load_cam_crops(root, size, crop.zoom, model_dir, log=log)
-    raise CamCropError(f"crop must be 'centre' or 'cam', not {crop.kind!r}")
+    return load_cam_crops(root, size, crop.zoom, model_dir, log=log)

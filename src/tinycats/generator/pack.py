@@ -1,8 +1,10 @@
 """A compact data folder for generator training on a remote GPU (the device machine, Modal).
 
 Writes a self-contained ``--data-dir`` holding only what the generator reads: the Oxford
-train/val cat images of one size and at most ``any_cat_limit`` unlabeled cat faces, in the
-normal cache layout (so the trainer needs no special path), with ``sources.json``. At 64px the
+train/val cat images of one size, cropped as the recipe asks (``data.crop``: a pack of CAM
+crops records it in its cache manifest, so the trainer needs neither the 224 px cache nor the
+classifier there), and at most ``any_cat_limit`` unlabeled cat faces, in the normal cache layout
+(so the trainer needs no special path), with ``sources.json``. At 64px the
 default pack is ~37 MB: 1,528 Oxford cats (~18.8 MB) + 1,500 faces (~18.4 MB).
 """
 
@@ -16,7 +18,9 @@ import numpy as np
 
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache
+from tinycats.data.cam_crops import Crop, load_cropped_oxford
 from tinycats.data.sources import Source, load_registry, register
+from tinycats.paths import shipped_models_dir
 
 
 def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
@@ -29,15 +33,18 @@ def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray
     (dst / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: int = 1500
-                        ) -> int:
-    """Returns the total bytes written."""
+def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: int = 1500,
+                        crop: Crop | None = None) -> int:
+    """Returns the total bytes written. ``crop``: the recipe's ``data.crop`` (default centre)."""
+    crop = crop or Crop()
     if out.exists():
         shutil.rmtree(out)
-    ox = cache.load(root, "oxford", size, mmap=False)
+    ox = load_cropped_oxford(root, size, crop, shipped_models_dir())
     keep = (ox.labels < NUM_BREEDS) & (ox.splits != cache.SPLITS.index("test"))
     man = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
     man.update({"packed": "generator: train/val cats only", "count": int(keep.sum())})
+    if crop.kind != "centre":
+        man["crop"] = {"kind": crop.kind, "zoom": crop.zoom}
     _write(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
            ox.splits[keep], [n for n, k in zip(ox.names, keep, strict=True) if k], man)
     register(out, Source("oxford", "oxford", "(packed)"))
