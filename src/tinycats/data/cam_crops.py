@@ -78,10 +78,9 @@ def _fingerprint(root: Path, size: int, zoom: float, classifier_sha256: str) -> 
 
 
 def load_cam_crops(root: Path, size: int, zoom: float, model_dir: Path, *,
-                   progress: Callable[[int, int], None] | None = None,
                    log: Callable[[str], None] = print) -> cache.CachedSet:
     """The Oxford cache (every split, every label) with each image replaced by its CAM crop at
-    ``size`` px, built on first use (about 3 minutes on 2 cores) and reused after."""
+    ``size`` px, built on first use (~30 s for the 2,811 images on 2 cores) and reused after."""
     from tinycats.export import manifest as mf
     from tinycats.runtime.classify import Classifier
 
@@ -109,8 +108,6 @@ def load_cam_crops(root: Path, size: int, zoom: float, model_dir: Path, *,
         assert cams is not None
         for j, (a, m) in enumerate(zip(imgs, agnostic_maps(probs, cams), strict=True)):
             crops[i + j] = downscale(cam_crop(a, m, zoom), size)
-        if progress:
-            progress(min(i + chunk, len(crops)), len(crops))
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
