@@ -30,28 +30,17 @@ from tinycats.breeds import ANY_CAT, BREEDS
 from tinycats.generator.evaluate import to_uint8
 from tinycats.paths import shipped_models_dir
 from tinycats.runtime.classify import Classifier
-from tinycats.runtime.sample import Generator, initial_noise, time_grid
+from tinycats.runtime.sample import Generator, initial_noise
 
 
-def sample_interval(gen: Generator, noise: np.ndarray, y: np.ndarray, *, steps: int,
-                    cfg: float, shift: float, lo: float, hi: float) -> np.ndarray:
-    """Heun as in Generator.sample, with the guidance scale set per network call."""
-    ts = time_grid(steps, shift)
-    x = noise.astype(np.float32)
+class IntervalGuidance(Generator):
+    """The product's sampler (Generator.sample, unchanged) with the guidance scale set per
+    network call: ``cfg_scale`` while ``lo <= t <= hi``, else 1 (the conditional prediction)."""
 
-    def scale(t: float) -> float:
-        return cfg if lo <= t <= hi else 1.0
+    lo, hi = 0.0, 1.0
 
-    for i in range(steps):
-        t0, t1 = ts[i], ts[i + 1]
-        dt = np.float32(t1 - t0)
-        v1 = gen.velocity(x, t0, y, scale(t0))
-        if t1 < 1.0:
-            v2 = gen.velocity(x + dt * v1, t1, y, scale(t1))
-            x = x + dt * np.float32(0.5) * (v1 + v2)
-        else:
-            x = x + dt * v1
-    return np.clip(x, -1.0, 1.0).astype(np.float32)
+    def velocity(self, x: np.ndarray, t: float, y: np.ndarray, cfg_scale: float) -> np.ndarray:
+        return super().velocity(x, t, y, cfg_scale if self.lo <= t <= self.hi else 1.0)
 
 
 def main() -> None:
@@ -66,7 +55,7 @@ def main() -> None:
                     help="none | mix:A | interval:LO:HI (repeatable)")
     args = ap.parse_args()
     manifest = args.model_dir / "manifest.json"
-    gen = Generator(manifest, variant="fp32")
+    gen = IntervalGuidance(manifest, variant="fp32")
     clf = Classifier(manifest)
     any_cat = gen.class_id(ANY_CAT.key)
     n = args.n_per_breed
@@ -76,17 +65,17 @@ def main() -> None:
         images, labels = [], []
         for b in BREEDS:
             noise = initial_noise(args.seed + 1000 * b.id, n, gen.size, gen.channels)
-            lo, hi = 0.0, 1.0
+            gen.lo, gen.hi = 0.0, 1.0
             if kind == "mix":
                 y = gen.mix({b.id: 1.0 - float(params[0]), any_cat: float(params[0])}, n)
             else:
                 y = gen.one_hot([b.id] * n)
                 if kind == "interval":
-                    lo, hi = float(params[0]), float(params[1])
+                    gen.lo, gen.hi = float(params[0]), float(params[1])
                 elif kind != "none":
                     raise SystemExit(f"unknown variant {spec!r}")
-            x = sample_interval(gen, noise, y, steps=args.steps, cfg=args.cfg,
-                                shift=args.shift, lo=lo, hi=hi)
+            x = gen.sample(noise, y, steps=args.steps, cfg_scale=args.cfg, solver="heun",
+                           shift=args.shift)
             images.append(to_uint8(x))
             labels += [b.id] * n
         pred = clf.predict(np.concatenate(images)).argmax(1)
