@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycats.breeds import ANY_CAT, BREEDS
-from tinycats.generator.evaluate import to_uint8
+from tinycats.generator.evaluate import breed_accuracy, to_uint8
 from tinycats.paths import shipped_models_dir
 from tinycats.runtime.classify import Classifier
 from tinycats.runtime.sample import Generator, initial_noise
@@ -78,11 +78,11 @@ def main() -> None:
                            shift=args.shift)
             images.append(to_uint8(x))
             labels += [b.id] * n
-        pred = clf.predict(np.concatenate(images)).argmax(1)
-        lab = np.array(labels)
-        per = [float((pred[lab == b.id] == b.id).mean()) for b in BREEDS]
+        per_breed, other = breed_accuracy(clf.predict(np.concatenate(images)).argmax(1),
+                                          np.array(labels), clf.other_id)
+        per = list(per_breed.values())
         print(f"{spec:>18}  cfg {args.cfg}: breed accuracy mean {np.mean(per):.1%} "
-              f"min {min(per):.1%}, 'other' {(pred == clf.other_id).mean():.0%}, "
+              f"min {min(per):.1%}, 'other' {other:.0%}, "
               f"per breed {[round(p, 2) for p in per]}  ({time.time() - t0:.0f} s)", flush=True)
 
 

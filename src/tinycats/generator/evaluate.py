@@ -150,6 +150,14 @@ def training_crop(entry: dict[str, Any]) -> Crop:
     return Crop(str(d.get("crop", "centre")), float(d.get("cam_zoom", Crop.zoom)))
 
 
+def breed_accuracy(pred: np.ndarray, labels: np.ndarray, other_id: int
+                   ) -> tuple[dict[str, float], float]:
+    """Per breed, the share of samples conditioned on it that the classifier assigns to it; and
+    the share of all samples it calls "other" (not a cat), reported too."""
+    per_breed = {b.key: float((pred[labels == b.id] == b.id).mean()) for b in BREEDS}
+    return per_breed, float((pred == other_id).mean())
+
+
 def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
                        report_dir: Path | None = None,
                        log: Callable[[str], None] = print,
@@ -188,12 +196,9 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     sample_s = time.time() - t0
     log(f"sampled {len(gen_imgs)} cats in {sample_s:.0f} s")
 
-    probs = clf.predict(gen_imgs)
-    pred = probs.argmax(1)
-    per_breed = {b.key: float((pred[gen_labels == b.id] == b.id).mean()) for b in BREEDS}
+    per_breed, other_share = breed_accuracy(clf.predict(gen_imgs).argmax(1), gen_labels,
+                                            clf.other_id)
     breed_acc = float(np.mean(list(per_breed.values())))
-    # the classifier may call a generated cat "other": report that share too
-    other_share = float((pred == clf.other_id).mean())
 
     crop = training_crop(gen.entry)
     test_imgs, test_labels, train_imgs = real_sets(root, gen.size, crop, model_dir)
