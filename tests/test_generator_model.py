@@ -264,8 +264,8 @@ def test_batches_do_not_depend_on_where_the_data_lives() -> None:
     data = from_arrays(rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), np.arange(6),
                        rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8))
     cfg = GenDataConfig(size=8, any_cat_fraction=0.5)
-    x1, y1, _ = draw_batch(data, cfg, 16, seed=3, step=7)
-    x2, y2, _ = draw_batch(data.to(torch.device("cpu")), cfg, 16, seed=3, step=7)
+    x1, y1, _, _ = draw_batch(data, cfg, 16, seed=3, step=7)
+    x2, y2, _, _ = draw_batch(data.to(torch.device("cpu")), cfg, 16, seed=3, step=7)
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert (y1 == ANY_CAT_ID).any() and (y1 != ANY_CAT_ID).any()  # faces and breeds drawn
     rows = torch.cat([data.images, data.extra]).float() / 127.5 - 1  # type: ignore[list-item]

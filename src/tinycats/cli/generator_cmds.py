@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinycats.cli.common import DataDirOpt, console, resolve_data_dir
+from tinycats.cli.common import DataDirOpt, console, progress_bar, resolve_data_dir
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 
 if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
     from tinycats.generator.config import GeneratorConfig
+    from tinycats.generator.data import GenData
 
 DEFAULT_CONFIG = "configs/generator-64-cpu.yaml"
 
@@ -24,6 +25,17 @@ def load_recipe(config: Path) -> GeneratorConfig:
     if not config.exists() and (repo_root() / config).exists():
         config = repo_root() / config
     return load_yaml(GeneratorConfig, config)
+
+
+def _with_repa_targets(data: GenData, cfg: GeneratorConfig, root: Path) -> GenData:
+    """Encoder tokens for REPA (generator/repa.py), computed once with a progress bar, then
+    read from <data>/cache/repa."""
+    from tinycats.generator.data import attach_targets
+
+    n = data.images.shape[0] + (0 if data.extra is None else data.extra.shape[0])
+    with progress_bar(f"REPA targets ({cfg.repa.encoder})", n) as bar:
+        return attach_targets(data, cfg.repa, cfg.model.grid, root / "cache" / "repa",
+                              lambda k: bar.update(bar.task_ids[0], advance=k))
 
 
 def train_generator(
@@ -55,6 +67,8 @@ def train_generator(
         cfg = replace(cfg, **overrides)
     root = resolve_data_dir(data_dir)
     data = load_gen_data(root, cfg.data)
+    if cfg.repa.weight > 0:
+        data = _with_repa_targets(data, cfg, root)
     out = run_dir or runs_dir(root) / cfg.name
     init_state = None
     if init_from is not None and (fresh or not (out / "last.pt").exists()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinycats.generator.dit import DiTConfig
+from tinycats.generator.repa import RepaConfig
 
 
 @dataclass
@@ -68,3 +69,5 @@ class GeneratorConfig:
     data: GenDataConfig = field(default_factory=GenDataConfig)
     train: GenTrainConfig = field(default_factory=GenTrainConfig)
     sampler: SamplerDefaults = field(default_factory=SamplerDefaults)
+    #: representation alignment, a training-only loss term (generator/repa.py); off by default
+    repa: RepaConfig = field(default_factory=RepaConfig)

@@ -3,8 +3,11 @@ memory as uint8, batches drawn deterministically from (seed, step)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -14,6 +17,7 @@ from tinycats.data import cache
 from tinycats.data.cam_crops import Crop, load_cropped_oxford
 from tinycats.data.sources import load_registry
 from tinycats.generator.config import GenDataConfig
+from tinycats.generator.repa import RepaConfig, features_for, flip_tokens
 from tinycats.paths import shipped_models_dir
 
 
@@ -22,13 +26,20 @@ class GenData:
     images: torch.Tensor  # (N, 3, S, S) uint8, labeled breeds
     labels: torch.Tensor  # (N,) int64 generator class ids (breeds only)
     extra: torch.Tensor | None  # (M, 3, S, S) uint8 unlabeled cats (class any_cat)
+    #: REPA encoder tokens of ``images`` / ``extra`` (N or M, T, C) float16, when the recipe
+    #: uses representation alignment (generator/repa.py: attach_targets)
+    targets: torch.Tensor | None = None
+    extra_targets: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> GenData:
         """The same data on ``device``. On a GPU, batches are then gathered, converted and
         flipped there: for this small model a CPU-side batch of 512 would take longer than the
         GPU step (the random draws stay on the CPU, so batches do not depend on the device)."""
-        return GenData(self.images.to(device), self.labels.to(device),
-                       None if self.extra is None else self.extra.to(device))
+        def move(a: torch.Tensor | None) -> torch.Tensor | None:
+            return None if a is None else a.to(device)
+
+        return GenData(self.images.to(device), self.labels.to(device), move(self.extra),
+                       move(self.targets), move(self.extra_targets))
 
     def per_class_counts(self) -> dict[str, int]:
         counts = {b.key: int((self.labels == b.id).sum()) for b in BREEDS}
@@ -64,12 +75,26 @@ def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
     return from_arrays(ox.images[keep], ox.labels[keep], extra)
 
 
-def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
-    """The global batch for ``step``: images in [-1, 1] (B, 3, S, S) and class ids (B,), on
-    the data's device.
-    Returns the generator too, so the caller draws t, noise and label dropout from the same
-    deterministic stream."""
+def attach_targets(data: GenData, cfg: RepaConfig, grid: int, cache_dir: Path | None,
+                   progress: Callable[[int], None] | None = None) -> GenData:
+    """``data`` with the REPA encoder tokens of every image (computed once, then cached)."""
+    targets = features_for(data.images, cfg, grid, cache_dir, progress)
+    extra = None if data.extra is None else features_for(data.extra, cfg, grid, cache_dir,
+                                                          progress)
+    return replace(data, targets=targets, extra_targets=extra)
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor  # (B, 3, S, S) images in [-1, 1]
+    labels: torch.Tensor  # (B,) generator class ids
+    #: the batch's random stream: the caller draws t, noise and label dropout from it
+    g: torch.Generator
+    targets: torch.Tensor | None  # (B, T, C) REPA tokens of the (flipped) images, or None
+
+
+def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: int) -> Batch:
+    """The global batch for ``step``, on the data's device, drawn deterministically from
+    (seed, step)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
     n = data.images.shape[0]
     use_extra = torch.zeros(batch, dtype=torch.bool)
@@ -79,13 +104,21 @@ def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: i
     dev = data.images.device
     imgs = data.images[idx.to(dev)]
     labels = data.labels[idx.to(dev)].clone()
+    targets = None if data.targets is None else data.targets[idx.to(dev)]
     if data.extra is not None and use_extra.any():
         eidx = torch.randint(0, data.extra.shape[0], (int(use_extra.sum()),), generator=g)
         extra_rows = use_extra.to(dev)
         imgs[extra_rows] = data.extra[eidx.to(dev)]
         labels[extra_rows] = ANY_CAT_ID
+        if targets is not None:
+            if data.extra_targets is None:
+                raise ValueError("REPA targets are attached to the breeds but not to any_cat")
+            targets[extra_rows] = data.extra_targets[eidx.to(dev)]
     x = imgs.float() / 127.5 - 1.0
     if cfg.hflip:
         flip = (torch.rand(batch, generator=g) < 0.5).to(dev)
         x[flip] = x[flip].flip(-1)
-    return x, labels, g
+        if targets is not None:
+            grid = math.isqrt(targets.shape[1])
+            targets[flip] = flip_tokens(targets[flip], grid)
+    return Batch(x, labels, g, targets)

@@ -251,6 +251,12 @@ class TinyDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) noisy images; t: (B,) in [0, 1]; y: (B, num_classes) class weights.
         Returns the network output in image layout (x- or v-prediction, see flow.py)."""
+        return self.forward_with_hidden(x, t, y, 0)[0]
+
+    def forward_with_hidden(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor,
+                            layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` that also returns the tokens after main block ``layer`` (1-based; 0: the
+        embedded input), for training-time representation alignment (generator/repa.py)."""
         cfg = self.cfg
         c = self.condition(t, y)
         h = self.patch_embed(patchify(x, cfg.out_patch))
@@ -261,8 +267,11 @@ class TinyDiT(nn.Module):
             skip = h
             h = self.merge(merge_2x2(h, cfg.out_grid))
         h = h + self.pos_embed
-        for blk in self.blocks:
+        hidden = h
+        for i, blk in enumerate(self.blocks):
             h = blk(h, c)
+            if i + 1 == layer:
+                hidden = h
         if cfg.fine_depth > 0:
             h = split_2x2(self.split(h), cfg.grid)
             h = self.skip(torch.cat([h, skip], dim=-1))
@@ -271,7 +280,7 @@ class TinyDiT(nn.Module):
         out = unpatchify(self.final(h, c), cfg.out_patch, cfg.channels, cfg.out_grid)
         if self.refine is not None:
             out = out + self.refine(out)
-        return out
+        return out, hidden
 
 
 def one_hot(labels: torch.Tensor, num_classes: int = NUM_GENERATOR_CLASSES) -> torch.Tensor:

@@ -61,8 +61,14 @@ def flow_loss(model: Denoiser, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor
               eps: torch.Tensor, prediction: Prediction) -> tuple[torch.Tensor, torch.Tensor]:
     """Velocity-space MSE. Returns (mean loss, per-sample loss) so callers can bin it by t."""
     x_t = interpolate(x, eps, t)
+    return velocity_loss(model(x_t, t, y), x_t, x, eps, t, prediction)
+
+
+def velocity_loss(out: torch.Tensor, x_t: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
+                  t: torch.Tensor, prediction: Prediction) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss of ``flow_loss`` from a network output ``out`` computed at ``x_t``."""
     v_target = x - eps
-    v_hat = to_velocity(model(x_t, t, y), x_t, t, prediction)
+    v_hat = to_velocity(out, x_t, t, prediction)
     per = ((v_hat.float() - v_target.float()) ** 2).mean(dim=(1, 2, 3))
     return per.mean(), per
 

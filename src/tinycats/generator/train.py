@@ -20,10 +20,11 @@ from typing import Any, cast
 import numpy as np
 import torch
 import yaml
+from torch import nn
 
 from tinycats.breeds import BREEDS, NULL_ID, NUM_GENERATOR_CLASSES
 from tinycats.config import ConfigError, to_dict
-from tinycats.generator import flow
+from tinycats.generator import flow, repa
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
@@ -144,15 +145,31 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     ema = EMA(model, tc.ema_decay)
     names = [n for n, _ in model.named_parameters()]
     groups: list[list[str]] = [names]  # parameter names per optimizer group
-    fwd = maybe_compile(model, tc.compile, dev, log if dist.is_main else (lambda _m: None))
+    # REPA (generator/repa.py): a projector trained beside the model, never exported.
+    projector: repa.Projector | None = None
+    trained: nn.Module = model
+    if cfg.repa.weight > 0:
+        if data.targets is None or (data.extra is not None and data.extra_targets is None):
+            raise ConfigError("the recipe sets repa.weight but the data has no encoder "
+                              "targets (generator.data.attach_targets computes them)")
+        projector = repa.Projector(cfg.model.width, data.targets.shape[-1],
+                                   cfg.repa.proj_hidden).to(dev)
+        trained = repa.AlignedDiT(model, projector, cfg.repa.layer)
+    fwd = maybe_compile(trained, tc.compile, dev, log if dist.is_main else (lambda _m: None))
+    params_to_clip = list(trained.parameters())
     if tc.batch_size % dist.world:
         raise ConfigError(f"train.batch_size {tc.batch_size} is not divisible by {dist.world} "
                           "processes; pick a batch size that is a multiple of --nproc_per_node")
     local_batch = tc.batch_size // dist.world
     micro = min(tc.micro_batch or local_batch, local_batch)
 
+    def add_projector_group(opt: torch.optim.AdamW) -> None:
+        if projector is not None:
+            opt.add_param_group({"params": list(projector.parameters())})
+
     step, skipped, seen = 0, 0, 0
     opt = make_optimizer(model, tc, groups)
+    add_projector_group(opt)
     last = run_dir / "last.pt"
     if resume and last.exists():
         ck = checkpoint.load(last, map_location=dev)
@@ -172,7 +189,13 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         ema.model.load_state_dict(ck["ema"], strict=False)
         groups = ck.get("opt_groups") or [[n for n in names if n not in missing]]
         opt = make_optimizer(model, tc, groups)
+        has_proj = projector is not None and "repa_projector" in ck
+        if projector is not None and has_proj:
+            projector.load_state_dict(ck["repa_projector"])
+            add_projector_group(opt)
         opt.load_state_dict(ck["opt"])
+        if not has_proj:  # REPA switched on since the checkpoint: a fresh projector
+            add_projector_group(opt)
         known = {n for g in groups for n in g}
         new = [n for n in names if n not in known]
         if new:
@@ -211,7 +234,9 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             checkpoint.save_atomic({"model": model.state_dict(), "ema": ema.model.state_dict(),
                                     "opt": opt.state_dict(), "step": step, "skipped": skipped,
                                     "seen": seen, "micro": micro, "config": to_dict(cfg),
-                                    "opt_groups": groups, "init_from": init_from}, last)
+                                    "opt_groups": groups, "init_from": init_from,
+                                    **({} if projector is None else
+                                       {"repa_projector": projector.state_dict()})}, last)
 
     t_start = time.time()
     first_step, warned_slow = step, False
@@ -220,6 +245,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     bins_sum = np.zeros(T_BINS)
     bins_cnt = np.zeros(T_BINS)
     loss_win: list[float] = []
+    align_win: list[float] = []  # REPA: 1 - cosine similarity, mean per step
     ips_windows: list[float] = []  # images/s of each logged window after the first (compile)
     end_step = tc.steps if stop_after_steps is None else min(tc.steps, stop_after_steps)
     try:
@@ -237,7 +263,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                        min_ratio=tc.min_lr_ratio)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, labels, g = draw_batch(data, cfg.data, tc.batch_size, tc.seed, step)
+            x, labels, g, targets = draw_batch(data, cfg.data, tc.batch_size, tc.seed, step)
             drop = (torch.rand(tc.batch_size, generator=g) < cfg.p_uncond).to(labels.device)
             labels = torch.where(drop, torch.full_like(labels, NULL_ID), labels)
             t = flow.sample_t(tc.batch_size, cfg.t_sampling, mean=cfg.t_mean, std=cfg.t_std,
@@ -245,19 +271,34 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             eps = draw_noise(x.shape, g, dev, tc.seed, step)
             sl = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)
             x, labels, t, eps = x[sl].to(dev), labels[sl].to(dev), t[sl].to(dev), eps[sl].to(dev)
+            if targets is not None:
+                targets = targets[sl].to(dev)
 
             while True:  # retried with a smaller micro-batch after a CUDA OOM
                 try:
                     opt.zero_grad(set_to_none=True)
-                    loss_sum = 0.0
+                    loss_sum, align_sum = 0.0, 0.0
                     per_all = []
                     for i in range(0, local_batch, micro):
                         j = slice(i, i + micro)
+                        y_j = one_hot(labels[j]).to(dev)
                         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                            loss, per = flow.flow_loss(fwd, x[j], one_hot(labels[j]).to(dev),
-                                                       t[j], eps[j], cfg.prediction)  # type: ignore[arg-type]
-                        (loss * (per.shape[0] / local_batch)).backward()
-                        loss_sum += float(loss.detach()) * per.shape[0] / local_batch
+                            if projector is None:
+                                loss, per = flow.flow_loss(fwd, x[j], y_j, t[j], eps[j],
+                                                           cfg.prediction)  # type: ignore[arg-type]
+                                total = loss
+                            else:
+                                assert targets is not None
+                                x_t = flow.interpolate(x[j], eps[j], t[j])
+                                out, z = fwd(x_t, t[j], y_j)
+                                loss, per = flow.velocity_loss(out, x_t, x[j], eps[j], t[j],
+                                                               cfg.prediction)  # type: ignore[arg-type]
+                                align = repa.alignment_loss(z, targets[j]).mean()
+                                total = loss + cfg.repa.weight * align
+                                align_sum += float(align.detach()) * per.shape[0] / local_batch
+                        frac = per.shape[0] / local_batch
+                        (total * frac).backward()
+                        loss_sum += float(loss.detach()) * frac
                         per_all.append(per.detach())
                     break
                 except torch.cuda.OutOfMemoryError:
@@ -267,15 +308,17 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                     torch.cuda.empty_cache()
                     log(f"CUDA out of memory: micro-batch halved to {micro}, step {step} retried")
 
-            distributed.all_reduce_grads(model, dist.world)
+            distributed.all_reduce_grads(trained, dist.world)
             loss_val = distributed.all_reduce_scalar(loss_sum, dist.world, dev)
+            if projector is not None:
+                align_win.append(distributed.all_reduce_scalar(align_sum, dist.world, dev))
             if not math.isfinite(loss_val):
                 skipped += 1
                 opt.zero_grad(set_to_none=True)
                 log(f"step {step}: non-finite loss, step skipped ({skipped} so far)")
                 step += 1
                 continue
-            gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
+            gnorm = float(torch.nn.utils.clip_grad_norm_(params_to_clip, tc.grad_clip))
             opt.step()
             ema.update(model, step)
             step += 1
@@ -298,15 +341,20 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                     bins = {f"loss_t{k}": round(float(bins_sum[k] / max(bins_cnt[k], 1)), 5)
                             for k in range(T_BINS)}
                     mean_loss = float(np.mean(loss_win))
+                    aligned = ({} if not align_win else
+                               {"repa_align": round(float(np.mean(align_win)), 5)})
                     runlog.log(step, loss=round(mean_loss, 5), lr=lr, grad_norm=round(gnorm, 4),
-                               img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins)
+                               img_per_s=round(ips, 1), skipped=skipped, micro=micro, **bins,
+                               **aligned)
                     elapsed = (time.time() - t_start) / 60
                     # speed since the first logged window (that one includes compiling)
                     base_t, base_step = speed_from or (t_start, first_step)
                     per_step = (time.time() - base_t) / 60 / max(step - base_step, 1)
                     eta = (tc.steps - step) * per_step
                     speed_from = speed_from or (time.time(), step)
-                    log(f"step {step}/{tc.steps} loss {mean_loss:.4f} lr {lr:.2e} "
+                    log(f"step {step}/{tc.steps} loss {mean_loss:.4f} "
+                        + (f"align {aligned['repa_align']:.3f} " if aligned else "")
+                        + f"lr {lr:.2e} "
                         f"gnorm {gnorm:.2f} {ips:.1f} img/s "
                         f"elapsed {elapsed:.1f} min, about {eta:.0f} min to go")
                     if (not warned_slow and tc.max_minutes is not None and step - first_step
@@ -320,6 +368,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                 bins_sum[:] = 0
                 bins_cnt[:] = 0
                 loss_win = []
+                align_win = []
             if step % tc.ckpt_every == 0:
                 save_ckpt()
             if dist.is_main and tc.sample_every and step % tc.sample_every == 0:
