@@ -155,6 +155,13 @@ def test_training_with_repa_learns_alignment_checkpoints_and_resumes(tmp_path: P
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     values = [r["repa_align"] for r in rows if "repa_align" in r]
     assert values[-1] < values[0] - 0.1, values  # the projector learned to align
+    # Resuming it with the term switched off is refused with a reason, not a stack trace.
+    from tinycats.training.checkpoint import CheckpointError
+
+    off = dataclasses.replace(cfg, repa=RepaConfig(weight=0.0))
+    with pytest.raises(CheckpointError, match="representation alignment"):
+        train(dataclasses.replace(off, train=dataclasses.replace(off.train, steps=70)), data,
+              tmp_path, log=lambda s: None)
     # The exported weights are TinyDiT's alone: the projector stays in the checkpoint.
     ema = torch.load(tmp_path / "ema.pt", weights_only=False)["model"]
     assert not any(k.startswith("projector") for k in ema)

@@ -189,8 +189,12 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         ema.model.load_state_dict(ck["ema"], strict=False)
         groups = ck.get("opt_groups") or [[n for n in names if n not in missing]]
         opt = make_optimizer(model, tc, groups)
-        has_proj = projector is not None and "repa_projector" in ck
-        if projector is not None and has_proj:
+        has_proj = "repa_projector" in ck
+        if has_proj and projector is None:
+            raise checkpoint.CheckpointError(
+                f"{last} was trained with representation alignment (repa.weight > 0): keep "
+                "it on to resume, or use a new run folder or --fresh")
+        if has_proj and projector is not None:
             projector.load_state_dict(ck["repa_projector"])
             add_projector_group(opt)
         opt.load_state_dict(ck["opt"])
@@ -295,9 +299,10 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                                                                cfg.prediction)  # type: ignore[arg-type]
                                 align = repa.alignment_loss(z, targets[j]).mean()
                                 total = loss + cfg.repa.weight * align
-                                align_sum += float(align.detach()) * per.shape[0] / local_batch
                         frac = per.shape[0] / local_batch
                         (total * frac).backward()
+                        if projector is not None:
+                            align_sum += float(align.detach()) * frac
                         loss_sum += float(loss.detach()) * frac
                         per_all.append(per.detach())
                     break
@@ -310,9 +315,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
 
             distributed.all_reduce_grads(trained, dist.world)
             loss_val = distributed.all_reduce_scalar(loss_sum, dist.world, dev)
-            if projector is not None:
-                align_win.append(distributed.all_reduce_scalar(align_sum, dist.world, dev))
-            if not math.isfinite(loss_val):
+            align_val = distributed.all_reduce_scalar(align_sum, dist.world, dev)
+            if not math.isfinite(loss_val + align_val):
                 skipped += 1
                 opt.zero_grad(set_to_none=True)
                 log(f"step {step}: non-finite loss, step skipped ({skipped} so far)")
@@ -325,6 +329,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             seen += tc.batch_size
             n_win += tc.batch_size
             loss_win.append(loss_val)
+            if projector is not None:
+                align_win.append(align_val)
             per_cat = torch.cat(per_all).float().cpu().numpy()
             b = np.minimum((t.cpu().numpy() * T_BINS).astype(int), T_BINS - 1)
             np.add.at(bins_sum, b, per_cat)
