@@ -141,6 +141,11 @@ def test_training_with_repa_learns_alignment_checkpoints_and_resumes(tmp_path: P
     cfg = repa_cfg(60)
     with pytest.raises(ConfigError, match="encoder"):
         train(cfg, data, tmp_path / "none", log=lambda s: None)
+    with pytest.raises(ConfigError, match="not a block"):  # would silently align the input
+        train(dataclasses.replace(cfg, repa=RepaConfig(weight=0.5, layer=9)), data,
+              tmp_path / "none", log=lambda s: None)
+    with pytest.raises(ConfigError, match="encoder_block"):
+        load_encoder(RepaConfig(weight=0.5, encoder_block=99))
     # Stand-in targets that the image determines (each 4x4 patch's mean colour, centred): the
     # real encoder is tested above.
     pooled = torch.nn.functional.avg_pool2d(data.images.float() / 127.5 - 1, 4)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinycats.config import ConfigError
 from tinycats.data.augment import MEAN, SCALE, STD
 
 #: bump when the way features are computed changes (invalidates cached features)
@@ -94,7 +95,7 @@ def load_encoder(cfg: RepaConfig) -> nn.Module:
 
     model = load_imagenet(cfg.encoder).eval()
     if not 0 <= cfg.encoder_block < len(model.blocks):
-        raise ValueError(f"repa.encoder_block {cfg.encoder_block} is outside {cfg.encoder}'s "
+        raise ConfigError(f"repa.encoder_block {cfg.encoder_block} is outside {cfg.encoder}'s "
                          f"{len(model.blocks)} blocks")
     return model
 

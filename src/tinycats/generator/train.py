@@ -149,6 +149,9 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     projector: repa.Projector | None = None
     trained: nn.Module = model
     if cfg.repa.weight > 0:
+        if not 1 <= cfg.repa.layer <= cfg.model.depth:
+            raise ConfigError(f"repa.layer {cfg.repa.layer} is not a block of this model "
+                              f"(1..{cfg.model.depth})")
         if data.targets is None or (data.extra is not None and data.extra_targets is None):
             raise ConfigError("the recipe sets repa.weight but the data has no encoder "
                               "targets (generator.data.attach_targets computes them)")
