@@ -107,8 +107,8 @@ def test_generator_data_and_eval_reference_use_the_same_crops(prepared_224: Path
 def test_crop_settings_are_read_from_the_manifest_and_checked(prepared_224: Path) -> None:
     assert training_crop({"image_size": 64}) == Crop("centre")  # files exported before it
     assert training_crop({"data": {"crop": "cam", "cam_zoom": 0.65}}) == Crop("cam", 0.65)
-    with pytest.raises(CamCropError, match="'centre' or 'cam'"):
-        load_cropped_oxford(prepared_224, 64, Crop("face"), shipped_models_dir())
+    with pytest.raises(CamCropError, match="one of centre, cam, face"):
+        load_cropped_oxford(prepared_224, 64, Crop("square"), shipped_models_dir())
 
 
 def test_missing_224_cache_is_explained(data_root: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,7 @@ from tinycats.cli.common import DataDirOpt, console, progress_bar, resolve_data_
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 
 if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
+    from tinycats.data.cam_crops import Crop
     from tinycats.generator.config import GeneratorConfig
     from tinycats.generator.data import GenData
 
@@ -36,6 +38,23 @@ def _with_repa_targets(data: GenData, cfg: GeneratorConfig, root: Path) -> GenDa
     with progress_bar(f"REPA targets ({cfg.repa.encoder})", n) as bar:
         return attach_targets(data, cfg.repa, cfg.model.grid, root / "cache" / "repa",
                               lambda k: bar.update(bar.task_ids[0], advance=k))
+
+
+def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
+    """Face crops (data/face_crops.py) detect once in every Oxford photo, a few minutes: done
+    here with a progress bar, so the loaders that follow find them cached."""
+    if crop.kind != "face":
+        return
+    from tinycats.data import cache
+    from tinycats.data.face_crops import load_detections, load_face_crops
+
+    man = cache.cache_path(root, "oxford", size) / "manifest.json"
+    if man.exists() and "crop" in json.loads(man.read_text()):
+        return  # a data pack: its images are cropped already (load_cropped_oxford checks how)
+    with progress_bar("finding cat faces", None) as bar:
+        load_detections(root, log=console.print, progress=lambda i, n: bar.update(
+            bar.task_ids[0], completed=i, total=n))
+    load_face_crops(root, size, crop.margin, log=console.print)
 
 
 def train_generator(
@@ -66,6 +85,7 @@ def train_generator(
     if overrides:
         cfg = replace(cfg, **overrides)
     root = resolve_data_dir(data_dir)
+    _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
     if cfg.repa.weight > 0:
         data = _with_repa_targets(data, cfg, root)
@@ -234,6 +254,11 @@ def eval_generator(
         report_dir = repo_root() / "reports"
     ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
                          shift=shift, seed=seed, variant=variant, fid=with_fid)
+    from tinycats.generator.evaluate import training_crop
+    from tinycats.runtime.sample import MODEL_KEY
+
+    gen_entry = mf.model_entry(mf.load(mdir / "manifest.json"), MODEL_KEY)
+    _face_crops_with_progress(root, int(gen_entry["image_size"]), training_crop(gen_entry))
     with Progress(console=err_console, transient=True) as prog:
         tasks: dict[str, object] = {}
 
@@ -348,8 +373,10 @@ def pack_generator(
     crop = Crop()
     if config is not None:
         d = load_recipe(config).data
-        crop = Crop(d.crop, d.cam_zoom)
-    total = pack_generator_data(resolve_data_dir(data_dir), out, size, any_cat_limit, crop)
+        crop = d.crop_spec()
+    root = resolve_data_dir(data_dir)
+    _face_crops_with_progress(root, size, crop)
+    total = pack_generator_data(root, out, size, any_cat_limit, crop)
     console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
 
 

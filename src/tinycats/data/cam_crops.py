@@ -23,6 +23,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -34,6 +35,8 @@ from tinycats.errors import TinycatsError
 CROP_VERSION = 1
 #: the cache the crops are cut from: large enough that a half-side crop keeps 112 px
 SOURCE_SIZE = 224
+#: the ways a recipe's ``data.crop`` can cut a breed photo (``Crop.kind``)
+CROP_KINDS = ("centre", "cam", "face")
 
 
 class CamCropError(TinycatsError):
@@ -123,14 +126,27 @@ def load_cam_crops(root: Path, size: int, zoom: float, model_dir: Path, *,
 @dataclass(frozen=True)
 class Crop:
     """How a breed photo becomes the generator's square: ``centre`` (the prepared cache's
-    centre crop) or ``cam`` (``load_cam_crops`` at ``zoom``)."""
+    centre crop), ``cam`` (``load_cam_crops`` at ``zoom``) or ``face`` (data/face_crops.py:
+    ``margin`` x the detected face box; photos without a face are left out)."""
 
     kind: str = "centre"
     zoom: float = 0.5
+    margin: float = 1.8
 
     def words(self) -> str:
+        if self.kind == "face":
+            return f"cat-face crops (margin {self.margin:g}, data/face_crops.py)"
         return "centre crops" if self.kind == "centre" else \
             f"CAM-centred crops (zoom {self.zoom:g}, data/cam_crops.py)"
+
+    def record(self) -> dict[str, Any]:
+        """What a data pack's cache manifest and the exported model's manifest say of it."""
+        return {"kind": self.kind, "zoom": self.zoom, "margin": self.margin}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Crop:
+        return cls(str(d.get("kind", "centre")), float(d.get("zoom", cls.zoom)),
+                   float(d.get("margin", cls.margin)))
 
 
 def load_cropped_oxford(root: Path, size: int, crop: Crop, model_dir: Path, *,
@@ -140,15 +156,18 @@ def load_cropped_oxford(root: Path, size: int, crop: Crop, model_dir: Path, *,
 
     A data pack for a remote GPU (``tinycats data pack-generator``) holds images already cropped,
     its cache manifest says how: used as they are if that is the asked crop, refused if not."""
-    if crop.kind not in ("centre", "cam"):
-        raise CamCropError(f"crop must be 'centre' or 'cam', not {crop.kind!r}")
+    if crop.kind not in CROP_KINDS:
+        raise CamCropError(f"crop must be one of {', '.join(CROP_KINDS)}, not {crop.kind!r}")
     man = cache.cache_path(root, "oxford", size) / "manifest.json"
     packed = json.loads(man.read_text()).get("crop") if man.exists() else None
     if packed is not None or crop.kind == "centre":
-        have = Crop(packed["kind"], float(packed["zoom"])) if packed else Crop()
+        have = Crop.from_record(packed) if packed else Crop()
         if have.words() != crop.words():  # the zoom of a centre crop does not matter
             raise CamCropError(f"the Oxford cache at {man.parent} holds {have.words()}, but "
                                f"the recipe asks for {crop.words()}: pack the data again with "
                                f"the recipe's crop")
         return cache.load(root, "oxford", size, mmap=False)
+    if crop.kind == "face":
+        from tinycats.data.face_crops import load_face_crops
+        return load_face_crops(root, size, crop.margin, log=log)
     return load_cam_crops(root, size, crop.zoom, model_dir, log=log)

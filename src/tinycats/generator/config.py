@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tinycats.data.cam_crops import Crop
 from tinycats.generator.dit import DiTConfig
 from tinycats.generator.repa import RepaConfig
 
@@ -18,11 +19,16 @@ class GenDataConfig:
     #: cap on unlabeled images loaded (keeps a carried GPU cache small); None: all.
     any_cat_limit: int | None = None
     hflip: bool = True
-    #: how a breed photo becomes a square: "centre" (the prepared cache's centre crop) or "cam"
+    #: how a breed photo becomes a square: "centre" (the prepared cache's centre crop), "cam"
     #: (a square of ``cam_zoom`` x the side around where the classifier looks:
-    #: data/cam_crops.py). The FID reference is prepared the same way.
+    #: data/cam_crops.py) or "face" (``face_margin`` x the detected cat face: data/face_crops.py;
+    #: photos without a face are left out). The FID reference is prepared the same way.
     crop: str = "centre"
     cam_zoom: float = 0.5
+    face_margin: float = 1.8
+
+    def crop_spec(self) -> Crop:
+        return Crop(self.crop, self.cam_zoom, self.face_margin)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 
 from tinycats.breeds import ANY_CAT_ID, BREEDS, NUM_BREEDS
 from tinycats.data import cache
-from tinycats.data.cam_crops import Crop, load_cropped_oxford
+from tinycats.data.cam_crops import load_cropped_oxford
 from tinycats.data.sources import load_registry
 from tinycats.generator.config import GenDataConfig
 from tinycats.generator.repa import RepaConfig, features_for, flip_tokens
@@ -57,7 +57,7 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, extra: np.ndarray | None
 
 
 def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
-    ox = load_cropped_oxford(root, cfg.size, Crop(cfg.crop, cfg.cam_zoom), shipped_models_dir())
+    ox = load_cropped_oxford(root, cfg.size, cfg.crop_spec(), shipped_models_dir())
     split_ids = [cache.SPLITS.index(s) for s in cfg.splits]
     # Cache label ids 0..11 are the breeds (same ids as generator classes); "other" is dropped.
     keep = np.isin(ox.splits, split_ids) & (ox.labels < NUM_BREEDS)

@@ -147,7 +147,8 @@ def training_crop(entry: dict[str, Any]) -> Crop:
     """How the exported model's training images were cropped (manifest ``data``; files
     exported before it existed were trained on centre crops)."""
     d = entry.get("data", {})
-    return Crop(str(d.get("crop", "centre")), float(d.get("cam_zoom", Crop.zoom)))
+    return Crop(str(d.get("crop", "centre")), float(d.get("cam_zoom", Crop.zoom)),
+                float(d.get("face_margin", Crop.margin)))
 
 
 def breed_accuracy(pred: np.ndarray, labels: np.ndarray, other_id: int

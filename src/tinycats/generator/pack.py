@@ -44,7 +44,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     man = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
     man.update({"packed": "generator: train/val cats only", "count": int(keep.sum())})
     if crop.kind != "centre":
-        man["crop"] = {"kind": crop.kind, "zoom": crop.zoom}
+        man["crop"] = crop.record()
     _write(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
            ox.splits[keep], [n for n, k in zip(ox.names, keep, strict=True) if k], man)
     register(out, Source("oxford", "oxford", "(packed)"))

@@ -1,0 +1,168 @@
+"""Cat-face crops (data/face_crops.py): the square around a face, OpenCV's real cat-face detector on
+real (downscaled) Oxford photos, the cache of detections and crops, and that the generator's
+training data, the evaluation's real images and a data pack all go through it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinycats.breeds import NUM_BREEDS
+from tinycats.data import cache
+from tinycats.data.cam_crops import CamCropError, Crop, load_cropped_oxford
+from tinycats.data.face_crops import (
+    FaceCropError,
+    crop_path,
+    detect_face,
+    face_crop,
+    face_square,
+    load_detections,
+    load_face_crops,
+)
+from tinycats.data.sources import load_registry
+from tinycats.generator.config import GenDataConfig
+from tinycats.generator.data import load_gen_data
+from tinycats.generator.evaluate import real_sets, training_crop
+from tinycats.paths import shipped_models_dir
+
+FACE = GenDataConfig(crop="face", face_margin=1.8, any_cat_fraction=0.0)
+
+
+def test_face_square_is_centred_on_the_face_and_stays_inside() -> None:
+    assert face_square((200, 100), (90, 40, 20, 20), 2.0) == (80, 30, 40, 40)
+    # near the top-left corner: shifted back inside, same side
+    assert face_square((200, 100), (0, 0, 20, 20), 2.0) == (0, 0, 40, 40)
+    # near the bottom-right corner
+    assert face_square((200, 100), (185, 85, 15, 15), 2.0) == (170, 70, 30, 30)
+    # larger than the image: shrunk to its shorter side
+    assert face_square((200, 100), (50, 10, 80, 80), 3.0) == (40, 0, 100, 100)
+    with pytest.raises(FaceCropError, match="margin"):
+        face_square((200, 100), (0, 0, 20, 20), 0.0)
+
+
+def test_face_crop_cuts_that_square() -> None:
+    yy, xx = np.mgrid[0:100, 0:200]
+    im = Image.fromarray(np.stack([yy, xx // 2, np.zeros_like(yy)], -1).astype(np.uint8))
+    out = face_crop(im, (90, 40, 20, 20), 2.0, 40)  # the square (80, 30, 40, 40), same size
+    assert out.shape == (40, 40, 3)
+    assert (out[0, 0, 0], out[0, 0, 1]) == (30, 40) and (out[-1, -1, 0], out[-1, -1, 1]) == (69, 59)
+
+
+def test_detector_finds_the_face_of_a_real_cat_and_none_in_a_wall(oxford_mini: Path) -> None:
+    # Persian_10 (120x160, a frontal face filling the top of the photo): found, where it is
+    photo = np.asarray(Image.open(oxford_mini / "images" / "Persian_10.jpg").convert("RGB"))
+    box = detect_face(photo)
+    assert box is not None
+    x, y, w, h = box
+    assert 40 <= w <= 120 and w == h and 20 <= x + w / 2 <= 100 and 20 <= y + h / 2 <= 100
+    flat = np.full((160, 160, 3), 128, np.uint8)
+    assert detect_face(flat) is None
+    noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    assert detect_face(noise) is None
+
+
+def test_without_opencv_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    with pytest.raises(FaceCropError, match="opencv-python-headless<5"):
+        detect_face(np.zeros((64, 64, 3), np.uint8))
+
+
+@pytest.fixture
+def prepared_64(data_root: Path) -> Path:
+    cache.prepare_source(data_root, load_registry(data_root)["oxford"], 64, workers=1)
+    return data_root
+
+
+def test_face_crops_keep_only_photos_with_a_face_and_are_built_once(prepared_64: Path) -> None:
+    root = prepared_64
+    logs: list[str] = []
+    boxes = load_detections(root, log=logs.append)
+    full = cache.load(root, "oxford", 64)
+    cats = [n for n, lab in zip(full.names, full.labels, strict=True) if lab < NUM_BREEDS]
+    assert sorted(boxes) == sorted(cats)  # every cat photo looked at, dogs not
+    found = [n for n in cats if boxes[n] is not None]
+    assert 0 < len(found) < len(cats)  # on these 160 px photos, a few faces
+    assert boxes["Persian_10"] is not None
+
+    faces = load_face_crops(root, 64, 1.8, log=logs.append)
+    assert faces.names == [n for n in full.names if n in found]
+    idx = [full.names.index(n) for n in faces.names]
+    assert (faces.labels == full.labels[idx]).all() and (faces.splits == full.splits[idx]).all()
+    assert faces.images.shape == (len(found), 64, 64, 3)
+    # a face crop is not the centre crop of the photo
+    assert all(not np.array_equal(a, full.images[i]) for a, i in zip(faces.images, idx,
+                                                                      strict=True))
+    built = len(logs)
+    again = load_face_crops(root, 64, 1.8, log=logs.append)  # cached: nothing detected or cut
+    assert len(logs) == built and np.array_equal(again.images, faces.images)
+    # another margin: new crops, the same detections
+    load_face_crops(root, 64, 1.2, log=logs.append)
+    assert len(logs) == built + 1 and "cutting" in logs[-1]
+    assert crop_path(root, 64, 1.2).exists()
+
+
+def test_a_damaged_detection_file_is_rebuilt(prepared_64: Path) -> None:
+    root = prepared_64
+    first = load_detections(root)
+    path = cache.cache_path(root, "oxford", 64).with_name("faces-detections.json")
+    path.write_text('{"fingerprint": "x", "boxes": ')  # cut short
+    logs: list[str] = []
+    assert load_detections(root, log=logs.append) == first
+    assert logs and "detecting" in logs[0]
+    assert json.loads(path.read_text())["boxes"]
+
+
+def test_missing_original_photos_are_explained(prepared_64: Path, oxford_mini_copy: Path
+                                               ) -> None:
+    (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()
+    with pytest.raises(FaceCropError, match=r"1 are missing.*Persian_10\.jpg"):
+        load_detections(prepared_64)
+
+
+def test_generator_data_and_eval_reference_use_the_same_face_crops(prepared_64: Path) -> None:
+    root = prepared_64
+    faces = load_face_crops(root, 64, 1.8)
+    data = load_gen_data(root, FACE)
+    trainval = (faces.labels < NUM_BREEDS) & (faces.splits != cache.SPLITS.index("test"))
+    assert np.array_equal(data.images.permute(0, 2, 3, 1).numpy(), faces.images[trainval])
+    test, labels, train = real_sets(root, 64, Crop("face", margin=1.8), shipped_models_dir())
+    assert np.array_equal(train, faces.images[trainval])
+    is_test = faces.splits == cache.SPLITS.index("test")
+    assert np.array_equal(test, faces.images[is_test])
+    assert labels.tolist() == faces.labels[is_test].tolist()
+
+
+def test_crop_settings_round_trip_through_the_manifest_record() -> None:
+    face = Crop("face", margin=1.5)
+    assert Crop.from_record(face.record()) == face
+    assert training_crop({"data": {"crop": "face", "cam_zoom": 0.5, "face_margin": 1.5}}
+                         ) == face
+    assert "margin 1.5" in face.words()
+
+
+def test_an_unknown_crop_kind_is_refused(prepared_64: Path) -> None:
+    with pytest.raises(CamCropError, match=r"centre, cam, face.*'heads'"):
+        load_cropped_oxford(prepared_64, 64, Crop("heads"), shipped_models_dir())
+
+
+def test_a_pack_of_face_crops_trains_without_the_photos_and_refuses_another_crop(
+        prepared_64: Path, oxford_mini_copy: Path, tmp_path: Path, cli: Any) -> None:
+    recipe = tmp_path / "faces.yaml"
+    recipe.write_text("name: faces\ndata:\n  crop: face\n  face_margin: 1.8\n")
+    out = tmp_path / "pack"
+    r = cli("data", "pack-generator", "--out", str(out), "--size", "64", "-c", str(recipe))
+    assert r.code == 0, r.err
+    full = load_gen_data(prepared_64, FACE)
+    (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()  # the pack does not read photos
+    packed = load_gen_data(out, FACE)
+    assert np.array_equal(packed.images.numpy(), full.images.numpy())
+    with pytest.raises(CamCropError, match=r"holds cat-face crops \(margin 1\.8"):
+        load_gen_data(out, GenDataConfig(any_cat_fraction=0.0))  # a centre-crop recipe
+    with pytest.raises(CamCropError, match=r"margin 1\.8.*margin 1\.2"):
+        load_gen_data(out, GenDataConfig(crop="face", face_margin=1.2, any_cat_fraction=0.0))
