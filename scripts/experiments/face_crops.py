@@ -59,7 +59,7 @@ def main() -> None:
     print("photos with a detected face, per breed:")
     for b in BREEDS:
         names = [n for n in boxes if label[n] == b.id]
-        print(f"  {b.name:18s} {sum(boxes[n] is not None for n in names):4d} / {len(names)}")
+        print(f"  {b.display:18s} {sum(boxes[n] is not None for n in names):4d} / {len(names)}")
     found = sum(v is not None for v in boxes.values())
     print(f"  {'all':18s} {found:4d} / {len(boxes)} ({found / len(boxes):.1%})")
 

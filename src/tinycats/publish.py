@@ -270,6 +270,11 @@ def model_card(res: Published, reports: dict[str, Any], *, license: str,
             L += ["", f"Images the {w.kind} was trained on, per class: "
                   + ", ".join(f"{k} {v}" for k, v in counts.items()) + "."]
 
+    crop = (models.get("generator") or {}).get("data", {}).get("crop", "centre")
+    if crop == "face":
+        L += ["", "The generator's breed photos are cut around the cat's face that OpenCV's "
+              "frontal cat-face detector finds; photos without a detected face are not used."]
+
     L += ["", "## Measured results", ""]
     measured = False
     for key in sorted(models):

@@ -46,14 +46,15 @@ def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
     if crop.kind != "face":
         return
     from tinycats.data import cache
-    from tinycats.data.face_crops import load_detections, load_face_crops
+    from tinycats.data.face_crops import cached_detections, load_detections, load_face_crops
 
     man = cache.cache_path(root, "oxford", size) / "manifest.json"
     if man.exists() and "crop" in json.loads(man.read_text()):
         return  # a data pack: its images are cropped already (load_cropped_oxford checks how)
-    with progress_bar("finding cat faces", None) as bar:
-        load_detections(root, log=console.print, progress=lambda i, n: bar.update(
-            bar.task_ids[0], completed=i, total=n))
+    if cached_detections(root) is None:
+        with progress_bar("finding cat faces", None) as bar:
+            load_detections(root, log=console.print, progress=lambda i, n: bar.update(
+                bar.task_ids[0], completed=i, total=n))
     load_face_crops(root, size, crop.margin, log=console.print)
 
 

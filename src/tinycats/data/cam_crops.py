@@ -3,11 +3,11 @@ looks, for the generator (``data.crop: cam`` in a generator recipe).
 
 Why: the generator renders recognisable faces for the aligned ``any_cat`` faces but blobs for
 the breed classes, whose photos put the cat anywhere at any scale. Oxford has head boxes for 3
-breeds only and no face detector installs offline, but the classifier's class maps (its CAM
-output) peak on the cat: a square of ``zoom`` x the side around that peak centres the cat.
-On the Oxford test cats at 64 px the classifier still knows the breed on such crops (79.9% full
-image, 81.0% at zoom 0.5, 84.5% at 0.65: ``scripts/experiments/cam_crops.py``). Measured and
-chosen in docs/decisions/0005.
+breeds only, but the classifier's class maps (its CAM output) peak on the cat: a square of
+``zoom`` x the side around that peak centres the cat. On the Oxford test cats at 64 px the
+classifier still knows the breed on such crops (79.9% full image, 81.0% at zoom 0.5, 84.5% at
+0.65: ``scripts/experiments/cam_crops.py``). Measured in docs/decisions/0005, not adopted: the
+face crops of data/face_crops.py (an offline cat-face detector) are what the shipped model uses.
 
 The crops are cut from the 224 px cache (so a zoom of 0.5 still has 112 px to downscale) and
 kept next to it as ``<data>/cache/oxford/cam-z<zoom>-s<size>/``, rebuilt when the 224 cache,

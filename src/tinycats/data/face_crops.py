@@ -5,11 +5,12 @@ Why: the generator renders recognisable faces for the 15,747 aligned ``any_cat``
 for the breed classes, whose photos put the cat anywhere at any scale. Faces found by OpenCV's
 frontal cat-face detector (a Haar cascade shipped inside ``opencv-python-headless``, so nothing is
 downloaded) give breed-labeled images framed like those faces. Measured on this data
-(docs/decisions/0005, ``scripts/experiments/face_crops.py``): the detector finds a face in about
-47% of the 2,371 Oxford cat photos; on the 197 photos with an Oxford head box, 82% of the chosen
-detections lie at least 80% inside the head box; and the shipped classifier still knows the breed
-on 64 px crops of ``margin`` x the face box (test cats with a face: 72.6% at margin 1.2, 79.0% at
-1.5, 82.2% at 1.8, 80.6% at 2.2; it is 80.1% on the centre-cropped test cats at 64 px).
+(docs/decisions/0005, ``scripts/experiments/face_crops.py``): the detector finds a face in 54% of
+the 2,371 Oxford cat photos (36-73% per breed); on the 123 with a face among the photos that have
+an Oxford head box, 78% of the detections lie at least 80% inside the head box; and the shipped
+classifier still knows the breed on 64 px crops of ``margin`` x the face box (the 631 test cats
+with a face: 70.3% at margin 1.2, 77.8% at 1.5, 81.7% at 1.8, 83.1% at 2.2; it is 80.1% on the
+centre-cropped test cats at 64 px).
 
 Photos without a detected face are left out of the face set (the generator then learns breeds from
 the faces it has; the count per breed is logged and lands in the report). The detections are
@@ -160,22 +161,38 @@ def _oxford_source(root: Path) -> tuple[dict[str, Any], Path]:
     return man, Path(man["source_path"])
 
 
+def _detections_file(root: Path) -> tuple[Path, str]:
+    """Where the detections are kept, and the fingerprint they must carry."""
+    man, _ = _oxford_source(root)
+    key = hashlib.sha256(json.dumps(
+        [DETECTOR_VERSION, man.get("fingerprint"), DETECT_SIDE, SCALE_FACTOR, MIN_NEIGHBORS,
+         MIN_FACE, CASCADES]).encode()).hexdigest()[:16]
+    return cache.cache_path(root, "oxford", 64).with_name("faces-detections.json"), key
+
+
+def cached_detections(root: Path) -> dict[str, Box | None] | None:
+    """The kept detections if they are current, else None (missing, stale or damaged)."""
+    out, key = _detections_file(root)
+    if not out.exists():
+        return None
+    try:
+        d = json.loads(out.read_text())
+        if d.get("fingerprint") == key:
+            return {k: None if v is None else tuple(v) for k, v in d["boxes"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
 def load_detections(root: Path, *, log: Callable[[str], None] = print,
                     progress: Callable[[int, int], None] | None = None
                     ) -> dict[str, Box | None]:
     """Oxford cat name -> its face box (or None), computed once from the original photos."""
+    have = cached_detections(root)
+    if have is not None:
+        return have
     man, src = _oxford_source(root)
-    key = hashlib.sha256(json.dumps(
-        [DETECTOR_VERSION, man.get("fingerprint"), DETECT_SIDE, SCALE_FACTOR, MIN_NEIGHBORS,
-         MIN_FACE, CASCADES]).encode()).hexdigest()[:16]
-    out = cache.cache_path(root, "oxford", 64).with_name("faces-detections.json")
-    if out.exists():
-        try:
-            d = json.loads(out.read_text())
-            if d.get("fingerprint") == key:
-                return {k: None if v is None else tuple(v) for k, v in d["boxes"].items()}
-        except (json.JSONDecodeError, KeyError, TypeError):
-            pass  # a damaged file is rebuilt below
+    out, key = _detections_file(root)
     names = json.loads((cache.cache_path(root, "oxford", int(man["size"])) / "names.json")
                        .read_text())
     labels = np.load(cache.cache_path(root, "oxford", int(man["size"])) / "labels.npy")
