@@ -5,6 +5,7 @@ training data, the evaluation's real images and a data pack all go through it.""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,19 @@ def test_face_crops_keep_only_photos_with_a_face_and_are_built_once(prepared_64:
     load_face_crops(root, 64, 1.2, log=logs.append)
     assert len(logs) == built + 1 and "cutting" in logs[-1]
     assert crop_path(root, 64, 1.2).exists()
+
+
+def test_preparing_another_size_keeps_the_detections(prepared_64: Path,
+                                                     oxford_mini_copy: Path) -> None:
+    root = prepared_64
+    first = load_detections(root)
+    cache.prepare_source(root, load_registry(root)["oxford"], 32, workers=1)
+    logs: list[str] = []
+    assert load_detections(root, log=logs.append) == first
+    assert logs == []  # not detected again: the photos did not change
+    os.utime(oxford_mini_copy / "images" / "Persian_10.jpg", ns=(1, 1))  # a photo replaced
+    load_detections(root, log=logs.append)
+    assert logs and "detecting" in logs[0]
 
 
 def test_a_damaged_detection_file_is_rebuilt(prepared_64: Path) -> None:

@@ -16,7 +16,7 @@ Photos without a detected face are left out of the face set (the generator then 
 the faces it has; the count per breed is logged and lands in the report). The detections are
 computed once from the original photos (about 4 minutes on 2 cores) and kept, with the crops, next
 to the Oxford cache: ``<data>/cache/oxford/faces-detections.json`` and
-``faces-m<margin>-s<size>/``, rebuilt when the Oxford cache or the parameters change.
+``faces-m<margin>-s<size>/``, rebuilt when the photos or the parameters change.
 """
 
 from __future__ import annotations
@@ -161,18 +161,32 @@ def _oxford_source(root: Path) -> tuple[dict[str, Any], Path]:
     return man, Path(man["source_path"])
 
 
-def _detections_file(root: Path) -> tuple[Path, str]:
-    """Where the detections are kept, and the fingerprint they must carry."""
-    man, _ = _oxford_source(root)
+def _cat_photos(root: Path) -> list[tuple[str, Path]]:
+    """(name, original photo) of every Oxford cat in the prepared cache (every size lists the
+    same names)."""
+    man, src = _oxford_source(root)
+    cdir = cache.cache_path(root, "oxford", int(man["size"]))
+    names = json.loads((cdir / "names.json").read_text())
+    labels = np.load(cdir / "labels.npy")
+    return [(n, src / "images" / f"{n}.jpg") for n, lab in zip(names, labels, strict=True)
+            if lab < NUM_BREEDS]
+
+
+def _detections_file(root: Path, photos: list[tuple[str, Path]]) -> tuple[Path, str]:
+    """Where the detections are kept, and the fingerprint they must carry: the detector's
+    parameters and the photos themselves (name, size, mtime), not one cache's fingerprint, so
+    preparing another cache size does not make them stale."""
+    stats = [(n, p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else (n, None, None)
+             for n, p in photos]
     key = hashlib.sha256(json.dumps(
-        [DETECTOR_VERSION, man.get("fingerprint"), DETECT_SIDE, SCALE_FACTOR, MIN_NEIGHBORS,
-         MIN_FACE, CASCADES]).encode()).hexdigest()[:16]
+        [DETECTOR_VERSION, DETECT_SIDE, SCALE_FACTOR, MIN_NEIGHBORS, MIN_FACE, CASCADES,
+         stats]).encode()).hexdigest()[:16]
     return cache.cache_path(root, "oxford", 64).with_name("faces-detections.json"), key
 
 
 def cached_detections(root: Path) -> dict[str, Box | None] | None:
     """The kept detections if they are current, else None (missing, stale or damaged)."""
-    out, key = _detections_file(root)
+    out, key = _detections_file(root, _cat_photos(root))
     if not out.exists():
         return None
     try:
@@ -191,13 +205,11 @@ def load_detections(root: Path, *, log: Callable[[str], None] = print,
     have = cached_detections(root)
     if have is not None:
         return have
-    man, src = _oxford_source(root)
-    out, key = _detections_file(root)
-    names = json.loads((cache.cache_path(root, "oxford", int(man["size"])) / "names.json")
-                       .read_text())
-    labels = np.load(cache.cache_path(root, "oxford", int(man["size"])) / "labels.npy")
-    cats = [n for n, lab in zip(names, labels, strict=True) if lab < NUM_BREEDS]
-    paths = [src / "images" / f"{n}.jpg" for n in cats]
+    photos = _cat_photos(root)
+    out, key = _detections_file(root, photos)
+    cats = [n for n, _ in photos]
+    paths = [p for _, p in photos]
+    _, src = _oxford_source(root)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise FaceCropError(f"face detection reads the original Oxford photos, but {len(missing)} "
