@@ -14,8 +14,8 @@ centre-cropped test cats at 64 px).
 
 Photos without a detected face are left out of the face set (the generator then learns breeds from
 the faces it has; the count per breed is logged and lands in the report). The detections are
-computed once from the original photos (about 5 minutes on 2 cores, measured) and kept, with the crops, next
-to the Oxford cache: ``<data>/cache/oxford/faces-detections.json`` and
+computed once from the original photos (about 5 minutes on 2 cores, measured) and kept, with the
+crops, next to the Oxford cache: ``<data>/cache/oxford/faces-detections.json`` and
 ``faces-m<margin>-s<size>/``, rebuilt when the photos or the parameters change.
 """
 
