@@ -9,7 +9,7 @@
 #   here:   bash scripts/device/h200-generator.sh finish /work/.device/<files_at>   # ema.pt
 #
 # Then export and evaluate here as for the CPU model (docs/training-at-scale.md, "On a lent
-# H200"). Knobs (environment): CONFIG (recipe), BUDGET_S (seconds of training the step count is
+# H200"). Knobs (environment): CONFIG (recipe), ANY_CAT_LIMIT (faces packed), BUDGET_S (seconds of training the step count is
 # sized for), CAL_STEPS (steps of the timing run), DEVICE (cuda; cpu for a dry run of the
 # plumbing), PY (the Python to use).
 set -euo pipefail
@@ -27,7 +27,9 @@ BIG=(web/public/models/generator-fp32.onnx web/public/models/generator-fp16.onnx
      web/public/models/generator-int8.onnx)
 
 prepare() {
-    ${PY} -m tinycats data pack-generator --out "$PACK" --size 64 --config "$CONFIG"
+    # JPEG q95 (data/jpeg_images.py): ~3x the faces in issue 4's 40 MB than raw arrays.
+    ${PY} -m tinycats data pack-generator --out "$PACK" --size 64 --config "$CONFIG" \
+        --jpeg-quality 95 --any-cat-limit "${ANY_CAT_LIMIT:-9000}" --max-mb 40
     grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
     # Untrack (not delete) the big files: ignored by .gitignore, they then stay here.
     # `finish` tracks them again.
@@ -38,7 +40,7 @@ prepare() {
     bytes=$((bytes + $(du -sb "$PACK" | cut -f1)))
     echo "working tree that travels: $((bytes / 1048576)) MiB (limit 64)"
     if [ "$bytes" -gt $((62 * 1048576)) ]; then
-        echo "too big for the device tool: pack fewer faces (--any-cat-limit)" >&2
+        echo "too big for the device tool: pack fewer faces (ANY_CAT_LIMIT)" >&2
         exit 1
     fi
 }
@@ -66,16 +68,42 @@ EOF
 )
     echo "calibration: $(tail -n 1 /tmp/calib/metrics.jsonl)" | tee -a "$log"
     echo "training ${steps} steps (sized for ${BUDGET_S} s)" | tee -a "$log"
-    # 2. The real run, its schedule fitted to the budget.
+    # 2. The real run, its schedule fitted to the budget. Beside it, a watcher keeps the EMA
+    #    weights of the first checkpoint past half the steps (fp16, to fit what comes back): one
+    #    run then shows whether the second half helped or only memorised the few training cats.
+    ${PY} - "$steps" "$OUT/mid-ema.pt" > /tmp/watcher.log 2>&1 <<'EOF' &
+import sys, time
+from pathlib import Path
+import torch
+half, dst, src = int(sys.argv[1]) // 2, Path(sys.argv[2]), Path("/tmp/run/last.pt")
+seen = 0.0
+while True:
+    time.sleep(2)
+    if not src.exists() or src.stat().st_mtime == seen:
+        continue
+    seen = src.stat().st_mtime
+    ck = torch.load(src, map_location="cpu", weights_only=False)
+    if ck["step"] >= half:
+        torch.save({"model": {k: v.half() for k, v in ck["ema"].items()}, "config": ck["config"],
+                    "step": ck["step"], "kind": "generator-ema"}, dst)
+        print("mid-run EMA snapshot at step", ck["step"], flush=True)
+        break
+EOF
+    watcher=$!  # global: the EXIT trap reads it after this function returns
+    trap 'kill $watcher 2>/dev/null || true' EXIT
     ${PY} -m tinycats train generator -c "$CONFIG" --data-dir "$PACK" --run-dir /tmp/run \
         --fresh --steps "$steps" --device "$DEVICE" >> "$log" 2>&1 \
         || { tail -n 30 "$log"; exit 1; }
     tail -n 3 "$log"
-    cp /tmp/run/metrics.jsonl /tmp/run/summary.yaml "$OUT/"
-    cp /tmp/run/samples/final.png "$OUT/final-grid.png"
+    for _ in $(seq 60); do kill -0 "$watcher" 2>/dev/null || break; sleep 1; done
+    tee -a "$log" < /tmp/watcher.log
     cat /tmp/run/summary.yaml
-    # Files come back at most 16 MiB each: the EMA checkpoint travels in parts.
+    # At most 8 files come back, 16 MiB each: the small ones in one tar, the checkpoints in parts.
+    tar -cf "$OUT/results.tar" -C /tmp/run metrics.jsonl summary.yaml samples
     split -b 15M -d /tmp/run/ema.pt "$OUT/ema.pt.part"
+    if [ -f "$OUT/mid-ema.pt" ]; then
+        split -b 15M -d "$OUT/mid-ema.pt" "$OUT/mid-ema.pt.part" && rm "$OUT/mid-ema.pt"
+    fi
 }
 
 finish() {
@@ -83,9 +111,12 @@ finish() {
     git add -f "${BIG[@]}"
     mkdir -p "${RUN_DIR:=${TINYCATS_DATA:-$HOME/.cache/tinycats}/runs/generator-64-h200}"
     cat "$from"/ema.pt.part* > "$RUN_DIR/ema.pt"
-    cp "$from"/metrics.jsonl "$from"/summary.yaml "$from"/train.log "$from"/final-grid.png \
-        "$RUN_DIR/"
-    ${PY} -c "import torch, sys; ck = torch.load(sys.argv[1], weights_only=False); \
+    if ls "$from"/mid-ema.pt.part* > /dev/null 2>&1; then
+        cat "$from"/mid-ema.pt.part* > "$RUN_DIR/mid-ema.pt"
+    fi
+    tar -xf "$from/results.tar" -C "$RUN_DIR"
+    cp "$from/train.log" "$RUN_DIR/"
+    ${PY} -c "import torch, sys; ck = torch.load(sys.argv[1], map_location='cpu', weights_only=False); \
 print('ema.pt: step', ck['step'], 'summary', ck['summary'])" "$RUN_DIR/ema.pt"
     echo "next: tinycats export generator --checkpoint $RUN_DIR/ema.pt, then tinycats eval generator"
 }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinycats.cli.common import DataDirOpt, console, progress_bar, resolve_data_dir
+from tinycats.cli.common import DataDirOpt, console, fail, progress_bar, resolve_data_dir
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 
 if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
@@ -366,6 +366,13 @@ def pack_generator(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Recipe whose data.crop the pack follows (default: centre crops)."
     )] = None,
+    jpeg_quality: Annotated[int | None, typer.Option(
+        min=1, max=100, help="Store images as JPEG of this quality (~3x smaller at 95; "
+        "default: raw arrays, exact)."
+    )] = None,
+    max_mb: Annotated[float | None, typer.Option(
+        help="Refuse a pack larger than this many MB (a device's or upload's limit)."
+    )] = None,
 ) -> None:
     """Write a compact data folder with only what generator training reads (for a GPU box)."""
     from tinycats.data.cam_crops import Crop
@@ -377,7 +384,10 @@ def pack_generator(
         crop = d.crop_spec()
     root = resolve_data_dir(data_dir)
     _face_crops_with_progress(root, size, crop)
-    total = pack_generator_data(root, out, size, any_cat_limit, crop)
+    total = pack_generator_data(root, out, size, any_cat_limit, crop, jpeg_quality)
+    if max_mb is not None and total > max_mb * 1e6:
+        raise fail(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb {max_mb:g}: "
+                   f"pack fewer faces (--any-cat-limit) or a lower --jpeg-quality")
     console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
 
 

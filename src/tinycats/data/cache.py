@@ -5,6 +5,7 @@ mmap so opening is instant), ``labels.npy`` (int16 index into ``LABEL_KEYS``), `
 (int8 index into ``SPLITS``), ``names.json`` and ``manifest.json`` (counts per label and split,
 what was skipped and why, the input fingerprint and the parameters). A second ``prepare`` with
 the same inputs finds a matching fingerprint and reuses the cache; changed inputs rebuild it.
+A data pack may hold ``images.jpg.npz`` instead of ``images.npy`` (``data/jpeg_images.py``).
 Why this format: docs/decisions/0001-cache-format.md.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinycats.breeds import ANY_CAT, CLASSIFIER_LABELS, UnknownBreedError, lookup
-from tinycats.data import oxford
+from tinycats.data import jpeg_images, oxford
 from tinycats.data.images import BadImageError, load_square
 from tinycats.data.sources import Source, load_registry
 from tinycats.data.splits import carve_validation
@@ -252,8 +253,12 @@ def load(root: Path, source: str, size: int, *, mmap: bool = True) -> CachedSet:
             f"no prepared cache for source {source!r} at size {size} under {root}; "
             f"run: tinycats data prepare --size {size}"
         )
+    if not (p / "images.npy").exists() and (p / jpeg_images.FILE_NAME).exists():
+        images = jpeg_images.load(p / jpeg_images.FILE_NAME)  # a compact data pack
+    else:
+        images = np.load(p / "images.npy", mmap_mode="r" if mmap else None)
     return CachedSet(
-        np.load(p / "images.npy", mmap_mode="r" if mmap else None),
+        images,
         np.load(p / "labels.npy"),
         np.load(p / "splits.npy"),
         json.loads((p / "names.json").read_text()),

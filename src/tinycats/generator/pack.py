@@ -5,7 +5,9 @@ train/val cat images of one size, cropped as the recipe asks (``data.crop``: a p
 crops records it in its cache manifest, so the trainer needs neither the 224 px cache nor the
 classifier there), and at most ``any_cat_limit`` unlabeled cat faces, in the normal cache layout
 (so the trainer needs no special path), with ``sources.json``. At 64px the
-default pack is ~37 MB: 1,528 Oxford cats (~18.8 MB) + 1,500 faces (~18.4 MB).
+default pack is ~37 MB: 1,528 Oxford cats (~18.8 MB) + 1,500 faces (~18.4 MB). With
+``jpeg_quality`` the images are stored as JPEG (``data/jpeg_images.py``), ~3x smaller, so
+~10,000 faces fit in the same bytes; the cache reader decodes them.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from tinycats.breeds import NUM_BREEDS
-from tinycats.data import cache
+from tinycats.data import cache, jpeg_images
 from tinycats.data.cam_crops import Crop, load_cropped_oxford
 from tinycats.data.sources import Source, load_registry, register
 from tinycats.paths import shipped_models_dir
 
 
 def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
-           names: list[str], manifest: dict[str, object]) -> None:
+           names: list[str], manifest: dict[str, object], jpeg_quality: int | None) -> None:
     dst.mkdir(parents=True, exist_ok=True)
-    np.save(dst / "images.npy", images)
+    if jpeg_quality is None:
+        np.save(dst / "images.npy", images)
+    else:
+        jpeg_images.save(dst / jpeg_images.FILE_NAME, images, jpeg_quality)
+        manifest["jpeg_quality"] = jpeg_quality
     np.save(dst / "labels.npy", labels)
     np.save(dst / "splits.npy", splits)
     (dst / "names.json").write_text(json.dumps(names))
@@ -34,8 +40,9 @@ def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray
 
 
 def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: int = 1500,
-                        crop: Crop | None = None) -> int:
-    """Returns the total bytes written. ``crop``: the recipe's ``data.crop`` (default centre)."""
+                        crop: Crop | None = None, jpeg_quality: int | None = None) -> int:
+    """Returns the total bytes written. ``crop``: the recipe's ``data.crop`` (default centre);
+    ``jpeg_quality``: store the images as JPEG of this quality (default: raw arrays, exact)."""
     crop = crop or Crop()
     if out.exists():
         shutil.rmtree(out)
@@ -45,8 +52,9 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     man.update({"packed": "generator: train/val cats only", "count": int(keep.sum())})
     if crop.kind != "centre":
         man["crop"] = crop.record()
+    names = [n for n, k in zip(ox.names, keep, strict=True) if k]
     _write(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
-           ox.splits[keep], [n for n, k in zip(ox.names, keep, strict=True) if k], man)
+           ox.splits[keep], names, man, jpeg_quality)
     register(out, Source("oxford", "oxford", "(packed)"))
     for src in load_registry(root).values():
         if src.label != "any_cat" or any_cat_limit <= 0:
@@ -56,7 +64,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
         m = json.loads((cache.cache_path(root, src.name, size) / "manifest.json").read_text())
         m.update({"packed": f"first {n} images", "count": n})
         _write(cache.cache_path(out, src.name, size), np.asarray(cs.images[:n]),
-               cs.labels[:n], cs.splits[:n], cs.names[:n], m)
+               cs.labels[:n], cs.splits[:n], cs.names[:n], m, jpeg_quality)
         register(out, Source(src.name, "folder", "(packed)", "any_cat", src.max_size))
         break
     return sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
