@@ -180,3 +180,27 @@ def test_a_pack_of_face_crops_trains_without_the_photos_and_refuses_another_crop
         load_gen_data(out, GenDataConfig(any_cat_fraction=0.0))  # a centre-crop recipe
     with pytest.raises(CamCropError, match=r"margin 1\.8.*margin 1\.2"):
         load_gen_data(out, GenDataConfig(crop="face", face_margin=1.2, any_cat_fraction=0.0))
+
+
+def test_eval_generator_end_to_end_on_real_face_crops(prepared_64: Path, tmp_path: Path,
+                                                      cli: Any) -> None:
+    """`tinycats eval generator` with the shipped models on the fixture photos' face crops (the
+    shipped generator's training crop): the report's figures and the two PNGs, including the
+    memorisation pairs (each breed's first sample over its nearest training crop)."""
+    out = tmp_path / "report"
+    r = cli("eval", "generator", "--n-per-breed", "1", "--steps", "1", "--solver", "euler",
+            "--no-fid", "--no-update-manifest", "--report-dir", str(out))
+    assert r.code == 0, r.err
+    rep = json.loads((out / "generator.json").read_text())
+    assert rep["sampler"] == {"steps": 1, "cfg_scale": rep["sampler"]["cfg_scale"],
+                              "solver": "euler", "shift": rep["sampler"]["shift"],
+                              "seed": 1234, "n_per_breed": 1}
+    assert len(rep["breed_accuracy"]["per_breed"]) == NUM_BREEDS
+    assert 0 <= rep["breed_accuracy"]["classifier_on_real_test_64px"] <= 1  # some breeds lack
+    # test faces here: averaged over those that have them, not NaN
+    mem = rep["memorisation"]
+    assert 0 < mem["nn_rms_distance_samples_min"] <= mem["nn_rms_distance_samples_median"] < 1
+    with Image.open(out / "generator-nearest.png") as im:
+        w, h = im.size
+    with Image.open(out / "generator-samples.png") as im:
+        assert im.size[0] < w and h < im.size[1]  # 12 x 2 pairs against 1 column x 12 rows

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tinycats.generator.evaluate import fid, kid, nearest_distances
+from tinycats.generator.evaluate import fid, kid, nearest, nearest_distances
 
 
 def test_fid_zero_for_same_distribution_and_grows_with_shift() -> None:
@@ -32,3 +32,12 @@ def test_nearest_distances_find_copies() -> None:
     d = nearest_distances(queries, train)
     assert np.allclose(d[:3], 0.0, atol=1e-3)
     assert (d[3:] > 0.2).all()
+
+
+def test_nearest_distances_find_mirrored_copies() -> None:
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    mirrored = train[:3, :, ::-1]  # left-right: the flip generator training applies
+    assert (nearest_distances(mirrored, train, mirrored=False) > 0.2).all()
+    assert np.allclose(nearest_distances(mirrored, train), 0.0, atol=1e-3)
+    assert list(nearest(mirrored, train)[1]) == [0, 1, 2]  # the training image, not its mirror
