@@ -18,11 +18,14 @@ from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache
 from tinycats.data.cam_crops import CamCropError, Crop, load_cropped_oxford
 from tinycats.data.face_crops import (
+    HEAD_TO_FACE_DROP,
+    HEAD_TO_FACE_SIDE,
     FaceCropError,
     crop_path,
     detect_face,
     face_crop,
     face_square,
+    head_box_faces,
     load_detections,
     load_face_crops,
 )
@@ -204,3 +207,34 @@ def test_eval_generator_end_to_end_on_real_face_crops(prepared_64: Path, tmp_pat
         w, h = im.size
     with Image.open(out / "generator-samples.png") as im:
         assert im.size[0] < w and h < im.size[1]  # 12 x 2 pairs against 1 column x 12 rows
+
+
+def test_an_oxford_head_box_stands_in_where_the_detector_finds_no_face(
+        prepared_64: Path, oxford_mini_copy: Path) -> None:
+    root = prepared_64
+    boxes = load_detections(root)
+    name = sorted(n for n, b in boxes.items() if b is None)[0]
+    photo = oxford_mini_copy / "images" / f"{name}.jpg"
+    with Image.open(photo) as im:
+        w, h = im.size
+    # Oxford's xml boxes are in the original photo's pixels: here an original twice this size
+    xmls = oxford_mini_copy / "annotations" / "xmls"
+    xmls.mkdir()
+    (xmls / f"{name}.xml").write_text(
+        f"<annotation><size><width>{2 * w}</width><height>{2 * h}</height><depth>3</depth>"
+        f"</size><object><name>cat</name><bndbox><xmin>{w // 2}</xmin><ymin>{h // 4}</ymin>"
+        f"<xmax>{w // 2 + 2 * 60}</xmax><ymax>{h // 4 + 2 * 50}</ymax></bndbox></object>"
+        "</annotation>")
+    (xmls / "Persian_10.xml").write_text("<annotation><broken")  # damaged: ignored, no crash
+    head = 60  # the head box's longer side in this photo's pixels (120 / 2)
+    side = round(head / HEAD_TO_FACE_SIDE)
+    cx, cy = (w // 2) / 2 + head / 2, (h // 4) / 2 + 25 + HEAD_TO_FACE_DROP * head
+    expected = (round(cx - side / 2), round(cy - side / 2), side, side)
+    assert head_box_faces(oxford_mini_copy, [name, "Persian_10"]) == {name: expected}
+
+    logs: list[str] = []
+    faces = load_face_crops(root, 64, 1.8, log=logs.append)  # the crops are cut again
+    assert name in faces.names and "1 from Oxford head boxes" in logs[-1]
+    assert len(faces.names) == sum(b is not None for b in boxes.values()) + 1
+    got = faces.images[faces.names.index(name)]
+    assert np.array_equal(got, face_crop(Image.open(photo).convert("RGB"), expected, 1.8, 64))
