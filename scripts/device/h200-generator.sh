@@ -9,9 +9,10 @@
 #   here:   bash scripts/device/h200-generator.sh finish /work/.device/<files_at>   # ema.pt
 #
 # Then export and evaluate here as for the CPU model (docs/training-at-scale.md, "On a lent
-# H200"). Knobs (environment): CONFIG (recipe), ANY_CAT_LIMIT (faces packed), BUDGET_S (seconds of training the step count is
-# sized for), CAL_STEPS (steps of the timing run), DEVICE (cuda; cpu for a dry run of the
-# plumbing), PY (the Python to use).
+# H200"). Knobs (environment): CONFIG (recipe), ANY_CAT_LIMIT (faces packed), BUDGET_S
+# (seconds of training the step count is sized for), CAL_STEPS (steps of the timing run), DEVICE
+# (cuda; cpu for a dry run of the plumbing), PY (the Python to use), RUN_DIR (where `finish`
+# puts the checkpoints; default <data>/runs/generator-64-h200).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
