@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +25,10 @@ from PIL import Image
 from tinycats.breeds import BREEDS, NUM_BREEDS
 from tinycats.cli.common import resolve_data_dir
 from tinycats.data import cache
-from tinycats.data.face_crops import face_crop, load_detections
+from tinycats.data.face_crops import face_crop, load_detections, oxford_head_box
 from tinycats.data.images import open_rgb
 from tinycats.paths import shipped_models_dir
 from tinycats.runtime.classify import Classifier
-
-
-def head_boxes(src: Path) -> dict[str, tuple[int, int, int, int]]:
-    out = {}
-    for x in sorted((src / "annotations" / "xmls").glob("*.xml")):
-        box = ET.parse(x).find("object/bndbox")
-        if box is not None:
-            out[x.stem] = tuple(int(float(box.findtext(k) or 0))  # type: ignore[assignment]
-                                for k in ("xmin", "ymin", "xmax", "ymax"))
-    return out
 
 
 def main() -> None:
@@ -64,7 +53,9 @@ def main() -> None:
     print(f"  {'all':18s} {found:4d} / {len(boxes)} ({found / len(boxes):.1%})")
 
     inside, ratio = [], []
-    heads = {k: v for k, v in head_boxes(src).items() if k in boxes}
+    # the product's reading of the head boxes: scaled to the re-encoded photos (session 11; before
+    # that this script compared unscaled xml boxes, which skewed the figures for smaller photos)
+    heads = {n: hb for n in boxes if (hb := oxford_head_box(src, n)) is not None}
     for name, (x0, y0, x1, y1) in heads.items():
         box = boxes[name]
         if box is None:
