@@ -2,6 +2,7 @@
 ARCHITECTURE.md): missing position embedding, scrambling unpatchify, non-identity fresh blocks,
 a noiseless input or zero target, dead class embeddings, double CFG, non-deterministic sampling."""
 
+import pytest
 import torch
 
 from tinycats.breeds import NULL_ID, NUM_GENERATOR_CLASSES
@@ -273,3 +274,53 @@ def test_batches_do_not_depend_on_where_the_data_lives() -> None:
         d = torch.minimum((rows - img).abs().amax(dim=(1, 2, 3)),
                           (rows - img.flip(-1)).abs().amax(dim=(1, 2, 3)))
         assert d.min() == 0
+
+
+def test_steps_for_budget_fills_the_remaining_time() -> None:
+    from tinycats.training.schedule import BUDGET_MARGIN, steps_for_budget
+
+    # 50 steps done in 60 s, 0.5 s/step, 10 min budget: (600 - 60) * margin / 0.5 more steps
+    assert steps_for_budget(50, 60.0, 0.5, 600.0) == 50 + int(540 * BUDGET_MARGIN / 0.5)
+    assert steps_for_budget(50, 700.0, 0.5, 600.0) == 51  # over budget already: one more step
+    with pytest.raises(ValueError):
+        steps_for_budget(0, 0.0, 0.0, 10.0)
+
+
+def test_budget_minutes_sizes_the_schedule_once_and_resume_keeps_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from tinycats.generator.config import GenDataConfig, GeneratorConfig, GenTrainConfig
+    from tinycats.generator.data import from_arrays
+    from tinycats.generator.train import train
+    from tinycats.training import checkpoint
+    from tinycats.training.schedule import lr_at
+
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8), np.arange(8))
+    # steps is far more than a 4-second budget holds: the measured speed must replace it
+    cfg = GeneratorConfig(model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+                          train=GenTrainConfig(batch_size=8, steps=1_000_000, warmup=2,
+                                               budget_minutes=4 / 60, budget_calibration_steps=3,
+                                               ckpt_every=1000, sample_every=0, log_every=5,
+                                               min_lr_ratio=0.1, lr=1e-3))
+    cfg = dataclasses.replace(cfg, sampler=dataclasses.replace(cfg.sampler, steps=2))
+    logs: list[str] = []
+    summary = train(cfg, data, tmp_path, log=logs.append)
+    total = summary["total_steps"]
+    assert 6 < total < 1_000_000 and summary["step"] == total
+    assert sum("schedule sized to" in m for m in logs) == 1
+    assert summary["minutes"] < 1.0  # a 4 s budget, not a million steps
+    assert checkpoint.load(tmp_path / "last.pt")["sized_steps"] == total
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+            if '"lr"' in line]
+    # the last step's LR follows the sized schedule (with the recipe's 1M steps it would be ~1e-3)
+    last_lr = lr_at(total - 1, peak=1e-3, warmup=2, total=total, min_ratio=0.1)
+    assert rows[-1]["lr"] == pytest.approx(last_lr) and last_lr < 5e-4
+    # resuming keeps the sized count (no second calibration, nothing left to do)
+    logs2: list[str] = []
+    again = train(cfg, data, tmp_path, log=logs2.append)
+    assert again["step"] == total and again["total_steps"] == total
+    assert not any("schedule sized to" in m for m in logs2)

@@ -69,6 +69,8 @@ def train_generator(
     steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Override the wall-time limit.")
                            ] = None,
+    budget_minutes: Annotated[float | None, typer.Option(
+        help="Size the schedule to this many minutes on this machine (measured speed).")] = None,
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights: an exported generator-fp32.onnx"
         " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,
@@ -79,8 +81,11 @@ def train_generator(
 
     cfg = load_recipe(config)
     overrides: dict[str, object] = {}
-    if steps is not None:
+    if steps is not None:  # an explicit step count replaces a recipe's time budget
         overrides["steps"] = steps
+        overrides["budget_minutes"] = None
+    if budget_minutes is not None:
+        overrides["budget_minutes"] = budget_minutes
     if max_minutes is not None:
         overrides["max_minutes"] = max_minutes
     if overrides:

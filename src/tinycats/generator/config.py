@@ -45,6 +45,12 @@ class GenTrainConfig:
     ema_decay: float = 0.999
     seed: int = 0
     max_minutes: float | None = None  # stop (with a checkpoint) after this wall time
+    #: size the schedule to this many minutes of wall time instead of ``steps``: the run times
+    #: ``budget_calibration_steps`` steps (after as many unmeasured ones: compiling, warm
+    #: caches), then fixes the step count (kept in the checkpoint) so that warmup + cosine end
+    #: within the budget on whatever machine runs it. None: ``steps`` as written.
+    budget_minutes: float | None = None
+    budget_calibration_steps: int = 25
     ckpt_every: int = 250
     sample_every: int = 500
     log_every: int = 25

@@ -33,7 +33,7 @@ from tinycats.training import checkpoint, distributed, flops, precision
 from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
-from tinycats.training.schedule import lr_at
+from tinycats.training.schedule import lr_at, steps_for_budget
 
 T_BINS = 5
 #: model switches that only add a layer starting as the identity: a run may be resumed with
@@ -171,6 +171,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             opt.add_param_group({"params": list(projector.parameters())})
 
     step, skipped, seen = 0, 0, 0
+    sized_steps: int | None = None  # the step count a budget_minutes run fixed (checkpointed)
     opt = make_optimizer(model, tc, groups)
     add_projector_group(opt)
     last = run_dir / "last.pt"
@@ -212,6 +213,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
             if dist.is_main:
                 log(f"new parameters start from their init: {len(new)} tensors")
         step, skipped, seen = ck["step"], ck.get("skipped", 0), ck.get("seen", 0)
+        sized_steps = ck.get("sized_steps")
         micro = min(ck.get("micro", micro), local_batch)
         init_from = ck.get("init_from")
         if dist.is_main:
@@ -242,6 +244,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                                     "opt": opt.state_dict(), "step": step, "skipped": skipped,
                                     "seen": seen, "micro": micro, "config": to_dict(cfg),
                                     "opt_groups": groups, "init_from": init_from,
+                                    "sized_steps": sized_steps,
                                     **({} if projector is None else
                                        {"repa_projector": projector.state_dict()})}, last)
 
@@ -254,9 +257,38 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     loss_win: list[float] = []
     align_win: list[float] = []  # REPA: 1 - cosine similarity, mean per step
     ips_windows: list[float] = []  # images/s of each logged window after the first (compile)
-    end_step = tc.steps if stop_after_steps is None else min(tc.steps, stop_after_steps)
+    # A budget_minutes run sizes its schedule once, from the speed of this process's steps
+    # [first + cal, first + 2 cal); until then it plans with ``steps`` (warmup only, normally).
+    sizing = tc.budget_minutes is not None and sized_steps is None
+    if sizing and tc.budget_calibration_steps < 1:
+        raise ConfigError("train.budget_calibration_steps must be at least 1")
+    cal = tc.budget_calibration_steps
+    cal_from: float | None = None  # wall time when the timed calibration steps began
+    total_steps = sized_steps or tc.steps
+
+    def end_at(total: int) -> int:
+        return total if stop_after_steps is None else min(total, stop_after_steps)
+
+    end_step = end_at(total_steps) if not sizing else end_at(max(total_steps, first_step + 2 * cal))
     try:
         while step < end_step:
+            if sizing and step == first_step + cal:
+                cal_from = time.time()
+            if sizing and step == first_step + 2 * cal:
+                assert cal_from is not None and tc.budget_minutes is not None
+                per_step = distributed.all_reduce_scalar((time.time() - cal_from) / cal,
+                                                         dist.world, dev)
+                elapsed = distributed.all_reduce_scalar(time.time() - t_start, dist.world, dev)
+                sized_steps = total_steps = steps_for_budget(step, elapsed, per_step,
+                                                             tc.budget_minutes * 60)
+                end_step, sizing = end_at(total_steps), False
+                if dist.is_main:
+                    log(f"budget {tc.budget_minutes:g} min: {per_step:.3f} s/step measured over "
+                        f"{cal} steps -> schedule sized to {total_steps} steps "
+                        f"({total_steps * tc.batch_size:,} images)")
+                if dist.is_main and total_steps <= tc.warmup:
+                    log(f"warning: the budget holds {total_steps} steps, no more than the "
+                        f"{tc.warmup} warmup steps: the learning rate never decays")
             # Stop (SIGTERM, wall-time limit) only when every rank agrees, after the same step.
             over_time = (tc.max_minutes is not None
                          and (time.time() - t_start) / 60 > tc.max_minutes)
@@ -266,7 +298,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                         f"max_minutes {tc.max_minutes} reached")
                     log(f"{why} at step {step}; checkpointing")
                 break
-            lr = lr_at(step, peak=tc.lr, warmup=tc.warmup, total=tc.steps,
+            lr = lr_at(step, peak=tc.lr, warmup=tc.warmup, total=total_steps,
                        min_ratio=tc.min_lr_ratio)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -359,17 +391,18 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                     # speed since the first logged window (that one includes compiling)
                     base_t, base_step = speed_from or (t_start, first_step)
                     per_step = (time.time() - base_t) / 60 / max(step - base_step, 1)
-                    eta = (tc.steps - step) * per_step
+                    eta = (total_steps - step) * per_step
                     speed_from = speed_from or (time.time(), step)
-                    log(f"step {step}/{tc.steps} loss {mean_loss:.4f} "
+                    log(f"step {step}/{total_steps} loss {mean_loss:.4f} "
                         + (f"align {aligned['repa_align']:.3f} " if aligned else "")
                         + f"lr {lr:.2e} "
                         f"gnorm {gnorm:.2f} {ips:.1f} img/s "
                         f"elapsed {elapsed:.1f} min, about {eta:.0f} min to go")
-                    if (not warned_slow and tc.max_minutes is not None and step - first_step
+                    if (not warned_slow and not sizing and tc.max_minutes is not None
+                            and step - first_step
                             >= 2 * tc.log_every and elapsed + eta > 1.1 * tc.max_minutes):
                         warned_slow = True  # say it once, early, not when the limit hits
-                        log(f"at this speed the {tc.steps} steps need about "
+                        log(f"at this speed the {total_steps} steps need about "
                             f"{elapsed + eta:.0f} min, more than max_minutes "
                             f"{tc.max_minutes:g}: the run will stop there with a checkpoint "
                             "(the same command continues it; --max-minutes sets another limit)")
@@ -387,7 +420,8 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         if old is not None:
             signal.signal(signal.SIGTERM, old)
     save_ckpt()
-    summary = {"step": step, "seen": seen, "skipped": skipped, "micro": micro,
+    summary = {"step": step, "total_steps": total_steps, "seen": seen, "skipped": skipped,
+               "micro": micro, "budget_minutes": tc.budget_minutes,
                "minutes": round((time.time() - t_start) / 60, 2),
                "per_class_images": data.per_class_counts(), "params": count_params(model),
                "init_from": init_from}
@@ -397,7 +431,7 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
         grid = sample_grid(cast(TinyDiT, ema.model), cfg, dev)
         save_png(grid, run_dir / "samples" / "final.png", upscale=2)
         (run_dir / "summary.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
-        runlog.close(finished=step >= tc.steps)
+        runlog.close(finished=step >= total_steps)
     distributed.shutdown()
     return summary
 
