@@ -276,15 +276,15 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
                 cal_from = time.time()
             if sizing and step == first_step + 2 * cal:
                 assert cal_from is not None and tc.budget_minutes is not None
-                per_step = distributed.all_reduce_scalar((time.time() - cal_from) / cal,
-                                                         dist.world, dev)
-                elapsed = distributed.all_reduce_scalar(time.time() - t_start, dist.world, dev)
-                sized_steps = total_steps = steps_for_budget(step, elapsed, per_step,
+                sec_per_step = distributed.all_reduce_scalar((time.time() - cal_from) / cal,
+                                                             dist.world, dev)
+                elapsed_s = distributed.all_reduce_scalar(time.time() - t_start, dist.world, dev)
+                sized_steps = total_steps = steps_for_budget(step, elapsed_s, sec_per_step,
                                                              tc.budget_minutes * 60)
                 end_step, sizing = end_at(total_steps), False
                 if dist.is_main:
-                    log(f"budget {tc.budget_minutes:g} min: {per_step:.3f} s/step measured over "
-                        f"{cal} steps -> schedule sized to {total_steps} steps "
+                    log(f"budget {tc.budget_minutes:g} min: {sec_per_step:.3f} s/step measured "
+                        f"over {cal} steps -> schedule sized to {total_steps} steps "
                         f"({total_steps * tc.batch_size:,} images)")
                 if dist.is_main and total_steps <= tc.warmup:
                     log(f"warning: the budget holds {total_steps} steps, no more than the "
