@@ -123,6 +123,36 @@ def test_export_sampler_defaults_override(tmp_path: Path) -> None:
         export_generator(tmp_path / "a.pt", tmp_path / "o2", sampler={"guidance": 2.0})
 
 
+def test_sampler_defaults_command(tiny_export: tuple[TinyDiT, Path], tmp_path: Path,
+                                  cli) -> None:  # type: ignore[no-untyped-def]
+    """`tinycats export sampler-defaults` moves the defaults the runtimes read, drops metrics
+    measured at the old ones, and refuses settings no runtime could use."""
+    import shutil
+
+    _, man = tiny_export
+    d = tmp_path / "models"
+    shutil.copytree(man.parent, d)
+    entry = mf.model_entry(mf.load(d / "manifest.json"), "generator")
+    entry["metrics"] = {"breed_accuracy_mean": 0.5, "sampler": dict(entry["sampler"])}
+    mf.update_model(d / "manifest.json", "generator", entry)
+    r = cli("export", "sampler-defaults", "--model-dir", str(d), "--steps", "7")
+    assert r.code == 0, r.err
+    e = mf.model_entry(mf.load(d / "manifest.json"), "generator")
+    assert e["sampler"]["default_steps"] == 7 and "metrics" not in e
+    assert e["files"] == entry["files"]  # the models themselves are untouched
+    calls: list[int] = []
+    gen = Generator(d / "manifest.json")
+    gen.sample(initial_noise(0, 1, gen.size), gen.one_hot([0]),
+               callback=lambda i, n, x: calls.append(n))
+    assert calls == [7] * 7  # the runtime follows the new default
+    r = cli("export", "sampler-defaults", "--model-dir", str(d), "--steps", "7")
+    assert r.code == 0 and "unchanged" in r.out
+    for args, msg in ((["--solver", "rk4"], "euler or heun"), (["--steps", "0"], "at least 1"),
+                      ([], "nothing to change")):
+        r = cli("export", "sampler-defaults", "--model-dir", str(d), *args)
+        assert r.code != 0 and msg in r.err and "Traceback" not in r.err, (args, r.err)
+
+
 def test_mix_is_convex_combination(tiny_export: tuple[TinyDiT, Path]) -> None:
     _, man = tiny_export
     gen = Generator(man)

@@ -169,7 +169,7 @@ for (const [name, hash, models, after] of [
   const s0 = r.stages[0][ms[0]];
   lines.push(
     `page ready, models cached (${name} page: ${ms.join(' + ')}, ${s0.variant}, opt ${s0.optimization}, ${s0.threads} thread(s)): median ${r.medianMs.toFixed(0)} ms over ${READY_RUNS} reloads${r.allCached ? '' : ' (NOT all from cache)'} [target < ${TARGETS.readyMs} ms: ${verdict(ok)}]` +
-      `\n      medians: model asked for at ${st('requestedAtMs')} ms, load sent to the worker at ${st('loadSentAtMs')} ms; in the worker: bytes from cache + sha256 ${st('fetchMs')} ms, then waiting for the runtime ${st('runtimeWaitMs')} ms, session ${st('sessionMs')} ms (load total ${st('totalMs')} ms)` +
+      `\n      medians: model asked for at ${st('requestedAtMs')} ms, load sent to the worker at ${st('loadSentAtMs')} ms; in the worker: bytes from cache + sha256 ${st('fetchMs')} ms, then waiting for the runtime ${st('runtimeWaitMs')} ms (its start, in parallel with the bytes: ${st('runtimeStartMs')} ms, of which module import ${st('runtimeImportMs')} ms), session ${st('sessionMs')} ms (load total ${st('totalMs')} ms)` +
       after.map((m) => (r[`${m}ReadyAfterMedianMs`] !== undefined ? `; ${m} (loaded next, for the badges) ready at ${r[`${m}ReadyAfterMedianMs`].toFixed(0)} ms` : '')).join(''),
   );
 }

@@ -311,6 +311,41 @@ def export_golden(
     console.print(f"wrote {dest} ({dest.stat().st_size / 1e3:.0f} kB) for {g['model']['file']}")
 
 
+def export_sampler_defaults(
+    model_dir: ModelDirOpt = None,
+    steps: Annotated[int | None, typer.Option(help="Default sampler steps.")] = None,
+    cfg: Annotated[float | None, typer.Option("--cfg", help="Default guidance scale.")] = None,
+    solver: Annotated[str | None, typer.Option(help="Default solver, euler or heun.")] = None,
+    shift: Annotated[float | None, typer.Option(help="Default time-grid shift.")] = None,
+) -> None:
+    """Change the exported generator's default sampler settings in its manifest (no
+    re-export); its stored metrics are dropped: measure them with `tinycats eval generator`."""
+    from tinycats.export.generator_onnx import set_sampler_defaults
+
+    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver,
+                                   "shift": shift}.items() if v is not None}
+    if not overrides:
+        from tinycats.cli.common import fail
+
+        raise fail("nothing to change: pass --steps, --cfg, --solver and/or --shift")
+    from tinycats.export import manifest as mf
+
+    man = (model_dir or shipped_models_dir()) / "manifest.json"
+
+    def text(sd: dict[str, object]) -> str:
+        return (f"{sd['solver']}, {sd['default_steps']} steps, CFG {sd['default_cfg_scale']}, "
+                f"shift {sd['shift']}")
+
+    before = text(mf.model_entry(mf.load(man), "generator")["sampler"])
+    after = text(set_sampler_defaults(man, overrides)["sampler"])
+    if after == before:
+        console.print(f"default sampler unchanged: {after}")
+        return
+    console.print(f"default sampler: {after} (was {before}); the manifest's metrics were "
+                  "measured at the old defaults and were removed: run `tinycats eval generator` "
+                  "to measure the new ones")
+
+
 def bench_generator(
     model_dir: ModelDirOpt = None,
     variants: Annotated[str, typer.Option(help="Comma-separated variants to time.")
@@ -402,6 +437,7 @@ def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: t
     data.command("pack-generator")(pack_generator)
     export.command("generator")(export_generator_cmd)
     export.command("golden")(export_golden)
+    export.command("sampler-defaults")(export_sampler_defaults)
     app.command("generate")(generate)
     eval.command("generator")(eval_generator)
     bench.command("generator")(bench_generator)

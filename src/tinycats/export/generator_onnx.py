@@ -141,6 +141,46 @@ def check_consistent(model_state: dict[str, torch.Tensor], cfg: GeneratorConfig)
                           f"(mismatched: {bad[:5]}, unexpected: {extra[:5]})")
 
 
+#: sampler setting (recipe name) -> its key in the manifest's ``sampler`` block
+SAMPLER_KEYS = {"steps": "default_steps", "cfg_scale": "default_cfg_scale", "solver": "solver",
+                "shift": "shift"}
+
+
+def check_sampler(sampler: dict[str, Any]) -> None:
+    """Refuse sampler defaults the runtimes could not use (clear message, not a trace)."""
+    bad = set(sampler) - set(SAMPLER_KEYS)
+    if bad:
+        raise ExportError(f"unknown sampler setting(s) {sorted(bad)}; "
+                          f"known: {sorted(SAMPLER_KEYS)}")
+    if sampler.get("solver", "heun") not in ("euler", "heun"):
+        raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
+    if int(sampler.get("steps", 1)) < 1:
+        raise ExportError("steps must be at least 1")
+    if float(sampler.get("cfg_scale", 1.0)) < 0:
+        raise ExportError("the guidance scale must not be negative")
+    if float(sampler.get("shift", 1.0)) <= 0:
+        raise ExportError("the time-grid shift must be positive")
+
+
+def set_sampler_defaults(manifest_path: Path, sampler: dict[str, Any]) -> dict[str, Any]:
+    """Change the shipped generator's default sampler settings in its manifest, without
+    re-exporting (the ONNX files do not depend on them). Defaults are chosen by measuring the
+    trained model (``tinycats eval generator --steps ...``), so they can change after export.
+    The stored metrics were measured at the old defaults and are dropped when anything changes:
+    ``tinycats eval generator`` measures the new ones."""
+    check_sampler(sampler)
+    entry = mf.model_entry(mf.load(manifest_path), "generator")
+    sd = dict(entry["sampler"])
+    new = {SAMPLER_KEYS[k]: v for k, v in sampler.items()}
+    if all(sd.get(k) == v for k, v in new.items()):
+        return entry
+    sd.update(new)
+    entry["sampler"] = sd
+    entry.pop("metrics", None)
+    mf.update_model(manifest_path, "generator", entry)
+    return entry
+
+
 def export_generator(checkpoint: Path, out_dir: Path, *,
                      variants: tuple[str, ...] = VARIANTS,
                      metrics: dict[str, Any] | None = None,
@@ -161,12 +201,7 @@ def export_generator(checkpoint: Path, out_dir: Path, *,
     except (TypeError, KeyError) as e:
         raise ExportError(f"{checkpoint} carries no usable generator config ({e})") from e
     if sampler:
-        fields = {f.name for f in dataclasses.fields(cfg.sampler)}
-        bad = set(sampler) - fields
-        if bad:
-            raise ExportError(f"unknown sampler setting(s) {sorted(bad)}; known: {sorted(fields)}")
-        if sampler.get("solver", cfg.sampler.solver) not in ("euler", "heun"):
-            raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
+        check_sampler(sampler)
         cfg = dataclasses.replace(cfg, sampler=dataclasses.replace(cfg.sampler, **sampler))
     state = ck["ema"] if "ema" in ck else ck["model"]
     check_consistent(state, cfg)

@@ -85,7 +85,7 @@ export interface LoadResult {
   initMs: number;
   /** where the load time went: model bytes (download or cache + sha256), waiting for the runtime
    * (started in parallel with the fetch), creating the session; total since the load request */
-  stages: { fetchMs: number; runtimeWaitMs: number; sessionMs: number; totalMs: number };
+  stages: { fetchMs: number; runtimeWaitMs: number; sessionMs: number; totalMs: number; runtimeImportMs: number; runtimeStartMs: number };
   note?: string;
   /** why the requested backend was not used */
   fallbackReason?: string;
