@@ -153,6 +153,39 @@ def test_sampler_defaults_command(tiny_export: tuple[TinyDiT, Path], tmp_path: P
         assert r.code != 0 and msg in r.err and "Traceback" not in r.err, (args, r.err)
 
 
+def test_int8_requantize_command(tiny_export: tuple[TinyDiT, Path], tmp_path: Path,
+                                 cli) -> None:  # type: ignore[no-untyped-def]
+    """`tinycats export generator-int8` rebuilds the int8 file from the fp32 ONNX alone
+    (smoothed, per-channel 7-bit weights): every weight MatMul becomes an integer one, the
+    manifest points at the new file, and its samples stay close to fp32's."""
+    import shutil
+
+    import onnx
+
+    _, man = tiny_export
+    d = tmp_path / "models"
+    shutil.copytree(man.parent, d)
+    before = mf.model_entry(mf.load(d / "manifest.json"), "generator")["files"]
+    (d / "generator-int8.onnx").unlink()  # built from fp32 alone, not from the old int8 file
+    r = cli("export", "generator-int8", "--model-dir", str(d))
+    assert r.code == 0, r.err
+    files = mf.model_entry(mf.load(d / "manifest.json"), "generator")["files"]
+    assert files["fp32"] == before["fp32"]
+    assert files["int8"]["parity_vs_fp32_onnx"]["max_abs_diff"] > 0
+    g = onnx.load(str(d / "generator-int8.onnx")).graph
+    ops = [n.op_type for n in g.node]
+    assert ops.count("MatMulInteger") >= 2 * TINY.depth + 2
+    assert all(int(np.abs(onnx.numpy_helper.to_array(i)).max()) <= 63
+               for i in g.initializer if i.data_type == onnx.TensorProto.INT8)
+    noise = initial_noise(3, 4, TINY.image_size)
+    outs = []
+    for v in ("fp32", "int8"):
+        gen = Generator(d / "manifest.json", variant=v)
+        outs.append(gen.sample(noise, gen.one_hot([0, 1, 2, 12]), steps=4))
+    rms = float(np.sqrt(((outs[1] - outs[0]) ** 2).mean()))
+    assert 0 < rms < 0.05, rms
+
+
 def test_mix_is_convex_combination(tiny_export: tuple[TinyDiT, Path]) -> None:
     _, man = tiny_export
     gen = Generator(man)

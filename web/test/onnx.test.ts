@@ -58,3 +58,26 @@ describe.skipIf(!hasModel(m, 'generator'))('generator under onnxruntime-web', ()
     expect(a.every((v) => v >= -1 && v <= 1)).toBe(true);
   });
 });
+
+describe.skipIf(!hasModel(m, 'generator', 'int8'))('int8 generator under onnxruntime-web', () => {
+  // the int8 file (smoothed activations, per-channel 7-bit weights: DynamicQuantizeLinear +
+  // MatMulInteger) runs in the WebAssembly build and its samples stay close to the fp32 file's
+  it('samples close to the fp32 model on the same noise', async () => {
+    const e = m!.models.generator!;
+    const d = 3 * e.image_size * e.image_size;
+    const k = e.classes.length;
+    const opts = { steps: 4, cfgScale: e.sampler.default_cfg_scale, solver: e.sampler.solver, shift: e.sampler.shift, prediction: e.prediction, tEps: e.sampler.t_eps };
+    const y = tile(oneHot(k, 3), 2);
+    const out: Float32Array[] = [];
+    for (const variant of ['fp32', 'int8']) {
+      const model = makeDenoiser(ortNode, await session(m!, 'generator', variant), e);
+      out.push(await sample(model, randn(11, 2 * d), y, oneHot(k, e.null_class), 2, opts));
+    }
+    let sq = 0;
+    for (let i = 0; i < out[0].length; i++) sq += (out[0][i] - out[1][i]) ** 2;
+    const rms = Math.sqrt(sq / out[0].length);
+    console.log(`int8 vs fp32 (WASM, 4 Heun steps): RMS ${rms.toFixed(4)}`);
+    expect(rms).toBeGreaterThan(0);
+    expect(rms).toBeLessThan(0.1);
+  });
+});

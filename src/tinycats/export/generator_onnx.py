@@ -1,4 +1,5 @@
-"""Generator export: one denoiser step as ONNX, in fp32, fp16 (for WebGPU) and int8.
+"""Generator export: one denoiser step as ONNX, in fp32, fp16 (for WebGPU) and int8
+(``int8_generator``).
 
 The graph is the network only: inputs ``x`` (B,3,S,S), ``t`` (B,), ``y`` (B,K) class weights;
 output ``out`` (B,3,S,S), with a dynamic batch axis. The sampling loop and classifier-free
@@ -19,6 +20,7 @@ import torch
 from tinycats.breeds import GENERATOR_CLASSES, NULL_ID
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
+from tinycats.export.int8_generator import to_int8
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.dit import TinyDiT
 from tinycats.generator.flow import T_EPS
@@ -58,15 +60,6 @@ def to_fp16(fp32: Path, out: Path) -> Path:
 
     m = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True)
     onnx.save(m, str(out))
-    return out
-
-
-def to_int8(fp32: Path, out: Path) -> Path:
-    """Dynamic int8 quantisation of the MatMul/Gemm weights (activations stay float)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm"])
     return out
 
 
@@ -216,13 +209,14 @@ def export_generator(checkpoint: Path, out_dir: Path, *,
     paths = {"fp32": fp32}
     if "fp16" in variants:
         paths["fp16"] = to_fp16(fp32, out_dir / "generator-fp16.onnx")
-    if "int8" in variants:
-        paths["int8"] = to_int8(fp32, out_dir / "generator-int8.onnx")
+    info = {"steps": ck.get("step"), "summary": ck.get("summary", {}),
+            "checkpoint": checkpoint.name, "config_name": cfg.name}
+    if "int8" in variants:  # calibrated on the fp32 file's own sampler trajectories
+        paths["int8"] = to_int8(fp32, out_dir / "generator-int8.onnx",
+                                generator_entry(cfg, {}, info))
     files: dict[str, dict[str, Any]] = {}
     for name, p in paths.items():
         files[name] = {**mf.file_entry(p), "parity_vs_torch": parity(model, cfg, p)}
-    info = {"steps": ck.get("step"), "summary": ck.get("summary", {}),
-            "checkpoint": checkpoint.name, "config_name": cfg.name}
     entry = generator_entry(cfg, files, info)
     if metrics:
         entry["metrics"] = metrics
