@@ -63,14 +63,15 @@ def to_fp16(fp32: Path, out: Path) -> Path:
     return out
 
 
-def fixed_input(cfg: GeneratorConfig, batch: int = 4, seed: int = 0
+def fixed_input(size: int, channels: int, num_classes: int, batch: int = 4, seed: int = 0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parity checks' input: seeded noise, t from 0.05 to 0.95, one class per row and the
+    null class in the last."""
     rng = np.random.default_rng(seed)
-    s = cfg.model.image_size
-    x = rng.standard_normal((batch, cfg.model.channels, s, s), dtype=np.float32)
+    x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
     t = np.linspace(0.05, 0.95, batch, dtype=np.float32)
-    y = np.zeros((batch, cfg.model.num_classes), dtype=np.float32)
-    y[np.arange(batch), np.arange(batch) % cfg.model.num_classes] = 1.0
+    y = np.zeros((batch, num_classes), dtype=np.float32)
+    y[np.arange(batch), np.arange(batch) % num_classes] = 1.0
     y[-1] = 0.0
     y[-1, NULL_ID] = 1.0
     return x, t, y
@@ -80,7 +81,7 @@ def parity(model: TinyDiT, cfg: GeneratorConfig, path: Path) -> dict[str, float]
     """Max and mean |ONNX - PyTorch| of the network output on a fixed input."""
     import onnxruntime as ort
 
-    x, t, y = fixed_input(cfg)
+    x, t, y = fixed_input(cfg.model.image_size, cfg.model.channels, cfg.model.num_classes)
     with torch.no_grad():
         ref = model(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).numpy()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

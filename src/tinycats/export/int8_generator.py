@@ -159,7 +159,7 @@ def requantize(model_dir: Path) -> dict[str, Any]:
     reports are then stale: measure with ``tinycats eval generator --variant int8``."""
     import onnxruntime as ort
 
-    from tinycats.runtime.sample import initial_noise
+    from tinycats.export.generator_onnx import fixed_input  # imports this module: not at the top
 
     man = model_dir / mf.MANIFEST_NAME
     entry = mf.model_entry(mf.load(man), "generator")
@@ -168,10 +168,8 @@ def requantize(model_dir: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tinycats-int8-") as tmp:
         built = to_int8(fp32, Path(tmp) / int8.name, entry)
         shutil.move(str(built), int8)
-    b, s, k = 4, int(entry["image_size"]), len(entry["classes"])
-    x = initial_noise(0, b, s, int(entry.get("channels", 3)))
-    t = np.linspace(0.05, 0.95, b, dtype=np.float32)
-    y = np.eye(k, dtype=np.float32)[np.arange(b) % k]
+    x, t, y = fixed_input(int(entry["image_size"]), int(entry.get("channels", 3)),
+                          len(entry["classes"]))
     feeds = {entry["inputs"]["x"]: x, entry["inputs"]["t"]: t, entry["inputs"]["y"]: y}
     outs = [np.asarray(ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
                        .run([entry["output"]], feeds)[0]) for p in (fp32, int8)]
