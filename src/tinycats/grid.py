@@ -32,6 +32,8 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.
 def save_png(image: np.ndarray, path: Path | str, upscale: int = 1) -> None:
     im = Image.fromarray(image)
     if upscale > 1:
-        im = im.resize((im.width * upscale, im.height * upscale), Image.Resampling.NEAREST)
+        # smooth (Lanczos), not nearest-neighbour: blocks of 2x2 equal pixels read as pixel
+        # art, and the shipped classifier recognised far fewer breeds on them (37.5% vs 82%)
+        im = im.resize((im.width * upscale, im.height * upscale), Image.Resampling.LANCZOS)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     im.save(path)

@@ -9,17 +9,27 @@ What a plain ``python -m http.server`` lacks for this app:
   (module workers are refused unless served as JavaScript) and ``.onnx``.
 - No directory listings, no path traversal (``..``, encoded or not, and symlinks that lead out
   of the folder), no dot-files: anything outside the built app answers 404.
+- Load: a thread per connection, a listen backlog of 256 (the default 5 makes a page's burst of
+  requests wait on SYN retries), a timeout per connection (a client that connects and sends
+  nothing does not hold a thread forever), and silence when a client hangs up mid-reply.
+  ``load_test`` measures it (``tinycats bench serve``).
 
 Only for local use: it binds 127.0.0.1 by default and has no TLS.
 """
 
 from __future__ import annotations
 
+import http.client
+import math
 import os
 import sys
 import threading
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,6 +73,11 @@ class ServeError(TinycatsError):
     pass
 
 
+#: Seconds a connection may stay silent (while sending its request, or not reading the reply).
+CONNECTION_TIMEOUT_S = 30.0
+MAX_PORT = 65535
+
+
 class AppRequestHandler(SimpleHTTPRequestHandler):
     """Serves one folder: files only, safe paths, isolation headers, explicit MIME types."""
 
@@ -70,6 +85,11 @@ class AppRequestHandler(SimpleHTTPRequestHandler):
     server_version = "tinycats-serve"
     sys_version = ""
     quiet = False
+    timeout = CONNECTION_TIMEOUT_S
+    # The base class starts each request as HTTP/0.9, and for 0.9 it writes no status line and
+    # no headers: so a request line too broken to name its version (the 400 for "GARBAGE")
+    # would be answered without the isolation headers. Every reply here is HTTP/1.0 or later.
+    default_request_version = "HTTP/1.0"
 
     def __init__(self, *args: Any, directory: str, **kwargs: Any) -> None:
         self.root = os.path.realpath(directory)
@@ -132,10 +152,31 @@ class AppRequestHandler(SimpleHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
+#: A client that goes away mid-reply (a closed tab, a cancelled fetch): its business, not an
+#: error of the server's, so no traceback.
+HANGUPS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+class AppServer(ThreadingHTTPServer):
+    """A thread per connection, with a real listen backlog (socketserver's default is 5)."""
+
+    request_queue_size = 256
+    allow_reuse_address = True
+    daemon_threads = True  # Ctrl+C does not wait for a slow client
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], HANGUPS):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, *,
-                quiet: bool = False) -> ThreadingHTTPServer:
+                quiet: bool = False) -> AppServer:
     """A ready-to-run server for ``directory`` (port 0 picks a free port)."""
     root = Path(directory)
+    if not 0 <= port <= MAX_PORT:
+        raise ServeError(f"port {port} is out of range: use 1 to {MAX_PORT} (or 0 for a "
+                         "free one)")
     if not (root / "index.html").is_file():
         raise ServeError(f"{root} has no index.html: build the web app first (make web-build)")
 
@@ -144,14 +185,14 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, *,
     def handler(*args: Any, **kwargs: Any) -> AppRequestHandler:
         return h_cls(*args, directory=str(root), **kwargs)
 
-    ThreadingHTTPServer.allow_reuse_address = True
     try:
-        return ThreadingHTTPServer((host, port), handler)
-    except OSError as e:
-        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+        return AppServer((host, port), handler)
+    except (OSError, OverflowError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ServeError(f"cannot listen on {host}:{port}: {why}") from e
 
 
-def server_url(server: ThreadingHTTPServer) -> str:
+def server_url(server: AppServer) -> str:
     host, port = server.server_address[:2]
     shown = host if isinstance(host, str) else host.decode()
     if shown in ("0.0.0.0", "::"):
@@ -161,7 +202,7 @@ def server_url(server: ThreadingHTTPServer) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve_forever(server: ThreadingHTTPServer,
+def serve_forever(server: AppServer,
                   on_ready: Callable[[str], None] | None = None) -> None:
     if on_ready is not None:
         on_ready(server_url(server))
@@ -171,8 +212,55 @@ def serve_forever(server: ThreadingHTTPServer,
         server.server_close()
 
 
-def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+def serve_in_thread(server: AppServer) -> threading.Thread:
     """Start ``server`` in a daemon thread (tests, benchmarks); stop with ``server.shutdown()``."""
     th = threading.Thread(target=server.serve_forever, name="tinycats-serve", daemon=True)
     th.start()
     return th
+
+
+@dataclass
+class LoadResult:
+    """What ``load_test`` saw: one entry per request."""
+
+    statuses: list[int]  # the HTTP status; 0: no answer (refused, reset, timed out)
+    isolated: list[bool]  # the reply carried COOP and COEP
+    latencies_s: list[float]
+    seconds: float  # wall time for all of them
+
+    def percentile(self, q: float) -> float:
+        """The ``q`` quantile (0..1) of the latencies, nearest-rank."""
+        xs = sorted(self.latencies_s)
+        return xs[min(len(xs) - 1, max(0, math.ceil(q * len(xs)) - 1))] if xs else 0.0
+
+
+def _timed_get(url: str, timeout: float, gate: threading.Event) -> tuple[int, bool, float]:
+    gate.wait()
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            r.read()
+            status, headers = r.status, r.headers
+    except urllib.error.HTTPError as e:
+        status, headers = e.code, e.headers
+    except (OSError, http.client.HTTPException):
+        return 0, False, time.perf_counter() - t0
+    isolated = all(headers.get(k) == ISOLATION_HEADERS[k]
+                   for k in ("Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy"))
+    return status, isolated, time.perf_counter() - t0
+
+
+def load_test(url: str, requests: int = 200, concurrency: int = 200,
+              timeout: float = 5.0) -> LoadResult:
+    """GET ``url`` ``requests`` times from ``concurrency`` threads released together (a page
+    load's burst, many times over). Bounded: every request gives up after ``timeout`` s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gate = threading.Event()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(_timed_get, url, timeout, gate) for _ in range(requests)]
+        gate.set()
+        results = [f.result() for f in futures]
+    return LoadResult([r[0] for r in results], [r[1] for r in results],
+                      [r[2] for r in results], time.perf_counter() - t0)

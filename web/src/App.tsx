@@ -36,7 +36,7 @@ function IsolationChip() {
   const label = caps.isolated ? `${threads} threads` : 'single-threaded';
   const tip = caps.isolated
     ? `This page is cross-origin isolated, so ONNX Runtime runs WebAssembly on ${threads} threads (${caps.cores} cores).`
-    : 'This host does not send the COOP/COEP headers, so WebAssembly runs on one thread. Everything still works, just slower; `tinycats serve` or `vite preview` serve the app multi-threaded.';
+    : 'This server does not send the COOP/COEP headers, so WebAssembly runs on one thread. Everything still works, just slower; `tinycats serve` or `vite preview` serve the app multi-threaded.';
   return (
     <Tooltip title={tip}>
       <Chip size="small" variant="outlined" color={caps.isolated ? 'success' : 'warning'} label={label} data-testid="isolation" />

@@ -182,10 +182,14 @@ def prepare_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Decode, validate, split and cache every registered source as uint8 arrays."""
+    from tinycats.data.cache import remove_stale_builds
     from tinycats.data.prepare import Outcome, prepare_all, skipped_counts, split_counts
     from tinycats.data.sources import Source
 
     root = resolve_data_dir(data_dir)
+    for folder, nbytes in remove_stale_builds(root):
+        console.print(f"removed {folder} ({nbytes / 1e6:,.0f} MB): an unfinished build left by "
+                      "an interrupted prepare", highlight=False)
     outcomes: list[tuple[int, Outcome]] = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err_console) as p:

@@ -7,15 +7,26 @@ what was skipped and why, the input fingerprint and the parameters). A second ``
 the same inputs finds a matching fingerprint and reuses the cache; changed inputs rebuild it.
 A data pack may hold ``images.jpg.npz`` instead of ``images.npy`` (``data/jpeg_images.py``).
 Why this format: docs/decisions/0001-cache-format.md.
+
+A build is assembled in ``s<size>.tmp-<pid>`` and swapped in whole. A killed ``prepare`` cannot
+clean up after itself: its decoding workers die with it (``_die_with_parent``) and the next
+``prepare`` deletes its temporary folder (``remove_stale_builds``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -148,6 +159,79 @@ def _decode(args: tuple[str, int]) -> tuple[np.ndarray | None, str]:
         return None, f"decode_error_{e.__class__.__name__}"
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where that is not
+    available. (The kernel ties it to the thread that started the worker: the pool is created,
+    used and shut down by one call of ``prepare_source``, so that thread outlives the pool.)"""
+    if not sys.platform.startswith("linux"):
+        return False
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Decoding-pool initializer. A SIGKILLed ``prepare`` runs no cleanup, and its workers would
+    otherwise wait on their task queue forever; so each worker ends when its parent does."""
+    if not _parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def decode_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the caller may run threads (a progress bar), and fork copies their
+    # locks in whatever state they are in.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
+_BUILD_DIR = re.compile(r"s\d+\.tmp(?:-(\d+))?")
+
+
+def _build_dir(out: Path) -> Path:
+    """Where a build of ``out`` is assembled: named after the building process, so a later run
+    can tell a live build from one a killed run left behind."""
+    return out.with_name(f"{out.name}.tmp-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_builds(root: Path) -> list[tuple[Path, int]]:
+    """Delete the temporary build folders (``s224.tmp-<pid>``, or an older ``s224.tmp``) that a
+    killed ``prepare`` left under ``<root>/cache``: nothing else ever would, and one can hold
+    gigabytes. A build whose process still runs is left alone. Returns (folder, bytes) of each
+    folder removed."""
+    removed = []
+    for d in sorted((root / "cache").glob("*/s*.tmp*")):
+        m = _BUILD_DIR.fullmatch(d.name)
+        if m is None or not d.is_dir() or (m.group(1) and _alive(int(m.group(1)))):
+            continue
+        size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        shutil.rmtree(d, ignore_errors=True)
+        if not d.exists():
+            removed.append((d, size))
+    return removed
+
+
 @dataclass
 class CacheInfo:
     path: Path
@@ -179,9 +263,7 @@ def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = 
     nworkers = workers or min(4, os.cpu_count() or 1)
     results: Iterable[tuple[np.ndarray | None, str]]
     if nworkers > 1 and n > 64:
-        # spawn, not fork: the caller may run threads (a progress bar), and fork copies their
-        # locks in whatever state they are in.
-        pool = ProcessPoolExecutor(nworkers, mp_context=multiprocessing.get_context("spawn"))
+        pool = decode_pool(nworkers)
         results = pool.map(_decode, jobs, chunksize=32)
     else:
         pool = None
@@ -220,7 +302,7 @@ def prepare_source(root: Path, src: Source, size: int, *, workers: int | None = 
         "fingerprint": fp,
     }
     # Build in a temporary folder and swap it in: a cache is either complete or absent.
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = _build_dir(out)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     np.save(tmp / "images.npy", arr if keep.all() else arr[keep])  # no copy in the usual case

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,18 +56,30 @@ def producer_versions() -> dict[str, str]:
 
 
 def load(path: Path) -> dict[str, Any]:
+    """The manifest at ``path``, checked for its outer shape (an object with ``format``,
+    ``version`` and a ``models`` object of objects); anything else is one ManifestError line."""
     if not path.exists():
         raise ManifestError(f"no manifest at {path}; export a model first "
                             "(tinycats export classifier / generator)")
     try:
-        m = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ManifestError(f"{path} is not valid JSON: {e}") from e
-    if m.get("format") != FORMAT:
-        raise ManifestError(f"{path} is not a tinycats manifest")
-    if m.get("version", 0) > VERSION:
-        raise ManifestError(f"{path} has manifest version {m['version']}; this tinycats reads "
+    except OSError as e:
+        raise ManifestError(f"cannot read {path}: {e.strerror or e}") from e
+    # valid JSON of the wrong shape ([], null, a string) must not surface as AttributeError
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise ManifestError(f"{path} is not a tinycats manifest (expected a JSON object with "
+                            f'"format": "{FORMAT}")')
+    version = m.get("version", 0)
+    if not isinstance(version, int):
+        raise ManifestError(f'{path}: "version" must be a whole number, got {version!r}')
+    if version > VERSION:
+        raise ManifestError(f"{path} has manifest version {version}; this tinycats reads "
                             f"up to {VERSION}: upgrade tinycats")
+    models = m.get("models")
+    if not isinstance(models, dict) or not all(isinstance(e, dict) for e in models.values()):
+        raise ManifestError(f'{path}: "models" must be an object of model entries')
     return m
 
 
@@ -93,12 +106,46 @@ def model_entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
         raise ManifestError(f"the manifest has no {key!r} model; export it first") from None
 
 
+@contextlib.contextmanager
+def reading_entry(manifest_path: Path, key: str) -> Iterator[None]:
+    """Around a runtime's reads of a model entry: a missing or mistyped field becomes one
+    ManifestError line naming it, not a KeyError traceback."""
+    try:
+        yield
+    except KeyError as e:
+        raise ManifestError(f"{manifest_path}: the {key!r} model entry lacks {e.args[0]!r}: "
+                            "re-export the model") from None
+    except (TypeError, ValueError, AttributeError, IndexError) as e:
+        raise ManifestError(f"{manifest_path}: the {key!r} model entry has a field of the "
+                            f"wrong type or value ({e}): re-export the model") from None
+
+
+def _file_entries(manifest_path: Path, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The entry's ``files``, checked: a non-empty object of {file, bytes, sha256} entries
+    whose file names stay in the manifest's folder."""
+    files = entry.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ManifestError(f"{manifest_path}: the model entry has no \"files\" list of "
+                            "model files: re-export the model")
+    for variant, fe in files.items():
+        ok = (isinstance(fe, dict) and isinstance(fe.get("file"), str)
+              and isinstance(fe.get("bytes"), int) and isinstance(fe.get("sha256"), str))
+        if not ok:
+            raise ManifestError(f"{manifest_path}: file entry {variant!r} needs \"file\", "
+                                "\"bytes\" and \"sha256\"")
+        name = fe["file"]
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ManifestError(f"{manifest_path}: file entry {variant!r} has a bad file name "
+                                f"{name!r} (it must be a plain name in the manifest's folder)")
+    return files
+
+
 def resolve_file(manifest_path: Path, entry: dict[str, Any], variant: str | None = None
                  ) -> tuple[Path, dict[str, Any]]:
     """Path and file entry of a model variant, verified against the manifest's size and sha256.
 
     Refuses (ModelIntegrityError) a missing file or one whose bytes differ from the manifest."""
-    files = entry["files"]
+    files = _file_entries(manifest_path, entry)
     variant = variant or entry.get("default_variant") or next(iter(files))
     if variant not in files:
         raise ManifestError(f"unknown model variant {variant!r}; available: {', '.join(files)}")

@@ -130,11 +130,15 @@ class Classifier:
         self.variant = variant or self.entry.get("default_variant") or next(iter(
             self.entry["files"]))
         self.model_path = path
-        self.labels: list[dict[str, Any]] = list(self.entry["labels"])
-        self.keys = [lab["key"] for lab in self.labels]
-        self.other_id = int(self.entry["other_id"])
-        self.other_threshold = float(self.entry.get("other_threshold", OTHER_THRESHOLD))
-        self.pre = Preprocess.from_entry(self.entry)
+        with mf.reading_entry(self.manifest_path, MODEL_KEY):
+            self.labels: list[dict[str, Any]] = list(self.entry["labels"])
+            self.keys = [lab["key"] for lab in self.labels]
+            self.other_id = int(self.entry["other_id"])
+            self.other_threshold = float(self.entry.get("other_threshold", OTHER_THRESHOLD))
+            self.pre = Preprocess.from_entry(self.entry)
+            self.input_name = str(self.entry["input"]["name"])
+            self.probs_name = str(self.entry["outputs"]["probs"])
+            self.cam_name = str(self.entry["outputs"]["cam"])
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -144,9 +148,6 @@ class Classifier:
         except Exception as e:  # onnxruntime raises its own types for a broken file
             raise mf.ModelIntegrityError(f"{path} could not be loaded by onnxruntime: {e}"
                                          ) from None
-        self.input_name = self.entry["input"]["name"]
-        self.probs_name = self.entry["outputs"]["probs"]
-        self.cam_name = self.entry["outputs"]["cam"]
 
     def squares(self, images: np.ndarray | Sequence[Image.Image | np.ndarray]) -> np.ndarray:
         """Resize + crop every image: -> (N, size, size, 3) uint8."""

@@ -11,6 +11,7 @@ Everything about the model (classes, size, prediction type, defaults, file, sha2
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,22 @@ import onnxruntime as ort
 
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
+from tinycats.runtime.limits import GenerateInputError as GenerateInputError
+from tinycats.runtime.limits import check_settings, check_weights
 
 MODEL_KEY = "generator"
 
 
-class GenerateInputError(TinycatsError):
-    pass
+class SampleError(TinycatsError):
+    """The integration produced NaN or inf: refused, so no black image is ever written."""
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    steps: int
+    cfg_scale: float
+    solver: str
+    shift: float
 
 
 def time_grid(steps: int, shift: float = 1.0) -> list[float]:
@@ -43,10 +54,13 @@ def initial_noise(seed: int, n: int, size: int, channels: int = 3) -> np.ndarray
 class Generator:
     def __init__(self, manifest_path: Path, variant: str | None = None,
                  threads: int | None = None) -> None:
+        self.manifest_path = manifest_path
         man = mf.load(manifest_path)
         self.entry: dict[str, Any] = mf.model_entry(man, MODEL_KEY)
         path, self.file_entry = mf.resolve_file(manifest_path, self.entry, variant)
         self.variant = variant or self.entry.get("default_variant", "fp32")
+        with mf.reading_entry(manifest_path, MODEL_KEY):
+            self._read_entry(self.entry)
         so = ort.SessionOptions()
         if threads:
             so.intra_op_num_threads = threads
@@ -54,7 +68,8 @@ class Generator:
             self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         except Exception as err:  # a corrupt file that still matched? be clear, not a trace
             raise mf.ModelIntegrityError(f"cannot load {path}: {err}") from err
-        e = self.entry
+
+    def _read_entry(self, e: dict[str, Any]) -> None:
         self.size = int(e["image_size"])
         self.channels = int(e.get("channels", 3))
         self.classes: list[dict[str, Any]] = e["classes"]
@@ -63,8 +78,16 @@ class Generator:
         self.prediction = str(e["prediction"])
         self.sampler: dict[str, Any] = e["sampler"]
         self.t_eps = float(self.sampler["t_eps"])
-        self.names = e["inputs"]
-        self.output = e["output"]
+        self.names = {k: str(e["inputs"][k]) for k in ("x", "t", "y")}
+        self.output = str(e["output"])
+        self.default_settings = SamplerSettings(
+            int(self.sampler["default_steps"]), float(self.sampler["default_cfg_scale"]),
+            str(self.sampler["solver"]), float(self.sampler.get("shift", 1.0)))
+        try:
+            check_settings(**vars(self.default_settings))
+        except GenerateInputError as err:
+            raise mf.ManifestError(f"{self.manifest_path}: the generator's default sampler "
+                                   f"settings are unusable: {err}") from None
 
     # -- conditioning -------------------------------------------------------------------------
     def one_hot(self, class_ids: Sequence[int]) -> np.ndarray:
@@ -74,9 +97,8 @@ class Generator:
 
     def mix(self, weights: dict[int, float], n: int) -> np.ndarray:
         """Class weights for a breed mix: a convex combination of one-hot rows (normalised)."""
+        check_weights(list(weights.values()))
         total = sum(weights.values())
-        if total <= 0 or any(w < 0 for w in weights.values()):
-            raise GenerateInputError("mix weights must be non-negative and not all zero")
         row = np.zeros(self.num_classes, dtype=np.float32)
         for cid, w in weights.items():
             row[cid] = w / total
@@ -106,34 +128,42 @@ class Generator:
         v_cond, v_null = v[:b], v[b:]
         return v_null + np.float32(cfg_scale) * (v_cond - v_null)
 
+    def settings(self, *, steps: int | None = None, cfg_scale: float | None = None,
+                 solver: str | None = None, shift: float | None = None) -> SamplerSettings:
+        """The settings a ``sample`` call with these arguments uses (None: the manifest's
+        default), checked."""
+        check_settings(steps=steps, cfg_scale=cfg_scale, solver=solver, shift=shift)
+        d = self.default_settings
+        return SamplerSettings(d.steps if steps is None else int(steps),
+                               d.cfg_scale if cfg_scale is None else float(cfg_scale),
+                               d.solver if solver is None else solver,
+                               d.shift if shift is None else float(shift))
+
     def sample(self, noise: np.ndarray, y: np.ndarray, *, steps: int | None = None,
                cfg_scale: float | None = None, solver: str | None = None,
                shift: float | None = None,
                callback: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
         """Integrate from ``noise`` (t=0) to images (t=1); returns (B, C, S, S) in [-1, 1].
-        ``callback(step, steps, x)`` runs after each step (progress bars, live previews)."""
-        sd = self.sampler
-        steps = int(steps if steps is not None else sd["default_steps"])
-        cfg_scale = float(cfg_scale if cfg_scale is not None else sd["default_cfg_scale"])
-        solver = solver or str(sd["solver"])
-        shift = float(shift if shift is not None else sd.get("shift", 1.0))
-        if steps < 1:
-            raise GenerateInputError("steps must be at least 1")
-        if solver not in ("euler", "heun"):
-            raise GenerateInputError(f"unknown solver {solver!r}; use euler or heun")
-        ts = time_grid(steps, shift)
+        ``callback(step, steps, x)`` runs after each step (progress bars, live previews).
+        Raises SampleError as soon as a step yields NaN or inf."""
+        st = self.settings(steps=steps, cfg_scale=cfg_scale, solver=solver, shift=shift)
+        ts = time_grid(st.steps, st.shift)
         x: np.ndarray = noise.astype(np.float32)
-        for i in range(steps):
+        for i in range(st.steps):
             t0, t1 = ts[i], ts[i + 1]
             dt = np.float32(t1 - t0)
-            v1 = self.velocity(x, t0, y, cfg_scale)
-            if solver == "heun" and t1 < 1.0:
-                v2 = self.velocity(x + dt * v1, t1, y, cfg_scale)
+            v1 = self.velocity(x, t0, y, st.cfg_scale)
+            if st.solver == "heun" and t1 < 1.0:
+                v2 = self.velocity(x + dt * v1, t1, y, st.cfg_scale)
                 x = x + dt * np.float32(0.5) * (v1 + v2)
             else:
                 x = x + dt * v1
+            if not np.isfinite(x).all():
+                # np.clip keeps NaN and to_uint8 turns it into 0: a black image, not an error
+                raise SampleError(f"the sampler produced NaN or inf at step {i + 1} of "
+                                  f"{st.steps}; nothing was written")
             if callback is not None:
-                callback(i + 1, steps, x)
+                callback(i + 1, st.steps, x)
         return np.clip(x, -1.0, 1.0).astype(np.float32)
 
     def class_id(self, name: str) -> int:

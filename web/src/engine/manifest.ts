@@ -225,6 +225,7 @@ function parseGenerator(o: unknown): GeneratorEntry {
   need(isObj(inputs), `${w}.inputs`, 'must be an object');
   return {
     ...common(o, w),
+    sampler: samplerSpec(s, `${w}.sampler`),
     task: 'generate',
     image_size: size,
     channels,
@@ -234,15 +235,22 @@ function parseGenerator(o: unknown): GeneratorEntry {
     inputs: { x: str(inputs, 'x', `${w}.inputs`), t: str(inputs, 't', `${w}.inputs`), y: str(inputs, 'y', `${w}.inputs`) },
     output: str(o, 'output', w),
     prediction: pred,
-    sampler: {
-      time: 't0_noise_t1_data',
-      t_eps: num(s, 't_eps', `${w}.sampler`),
-      default_steps: num(s, 'default_steps', `${w}.sampler`),
-      default_cfg_scale: num(s, 'default_cfg_scale', `${w}.sampler`),
-      solver: s.solver,
-      shift: s.shift === undefined ? 1 : num(s, 'shift', `${w}.sampler`),
-    },
   };
+}
+
+/** The sampler defaults, in the ranges the sampler can use (the same limits as the Python
+ * runtime's, src/tinycats/runtime/limits.py): a shift of 0 would divide by zero, a fractional
+ * step count has no meaning. */
+function samplerSpec(s: Obj, w: string): SamplerSpec {
+  const tEps = num(s, 't_eps', w);
+  need(tEps > 0 && tEps < 1, w, '"t_eps" must be between 0 and 1');
+  const steps = num(s, 'default_steps', w);
+  need(Number.isInteger(steps) && steps >= 1 && steps <= 1000, w, '"default_steps" must be a whole number 1..1000');
+  const cfg = num(s, 'default_cfg_scale', w);
+  need(cfg >= 0 && cfg <= 100, w, '"default_cfg_scale" must be 0..100');
+  const shift = s.shift === undefined ? 1 : num(s, 'shift', w);
+  need(shift > 0 && shift <= 100, w, '"shift" must be above 0 and at most 100');
+  return { time: 't0_noise_t1_data', t_eps: tEps, default_steps: steps, default_cfg_scale: cfg, solver: s.solver as SamplerSpec['solver'], shift };
 }
 
 /** Validate parsed JSON as a tinycats manifest; throws ManifestError with the offending field. */

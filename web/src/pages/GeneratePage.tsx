@@ -31,11 +31,12 @@ import { RgbaCanvas } from '../components/RgbCanvas';
 import type { Job } from '../engine/client';
 import { decide } from '../engine/decide';
 import { hub } from '../engine/hub';
-import { labelByKey, type GeneratorEntry, type Label } from '../engine/manifest';
+import { BATCHES, generateLink, LIMITS, parseGenerateLink, type Settings } from '../engine/generateLink';
+import type { GeneratorEntry } from '../engine/manifest';
 import { downloadBlob, rgbaToPngBlob } from '../engine/png';
 import { rgbaToRgbOpaque, squareResize, tensorToRgba, toTensor } from '../engine/preprocess';
 import type { GenerateResult } from '../engine/protocol';
-import { MAX_SEED, randomSeed } from '../engine/rng';
+import { randomSeed } from '../engine/rng';
 import { CancelledError, classWeights, networkCalls, oneHot, tile, type Solver } from '../engine/sampler';
 import { useReplaceParams, useRoute } from '../router';
 import { useEngine } from '../useEngine';
@@ -47,55 +48,7 @@ declare global {
   }
 }
 
-interface Settings {
-  breed: number;
-  mix: number | null;
-  a: number;
-  steps: number;
-  cfg: number;
-  solver: Solver;
-  seed: number;
-  n: number;
-  /** a model variant pinned by the link (fp32, fp16, int8); else the backend's choice */
-  variant?: string;
-}
-
-const BATCHES = [1, 4, 9];
-
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-
-function fromParams(p: URLSearchParams, e: GeneratorEntry, choices: Label[]): Settings {
-  const num = (k: string, d: number) => {
-    const v = Number(p.get(k));
-    return p.get(k) !== null && Number.isFinite(v) ? v : d;
-  };
-  const breed = labelByKey(choices, p.get('breed') ?? '')?.id ?? choices[0]!.id;
-  const mixL = p.get('mix') ? labelByKey(choices, p.get('mix')!) : undefined;
-  const solver = p.get('solver') === 'euler' || p.get('solver') === 'heun' ? (p.get('solver') as Solver) : e.sampler.solver;
-  const n = num('n', 1);
-  return {
-    breed,
-    mix: mixL && mixL.id !== breed ? mixL.id : null,
-    a: clamp(num('a', 0.5), 0, 1),
-    steps: Math.round(clamp(num('steps', e.sampler.default_steps), 1, 100)),
-    cfg: clamp(num('cfg', e.sampler.default_cfg_scale), 1, 10),
-    solver,
-    seed: Math.round(clamp(num('seed', 42), 0, MAX_SEED)),
-    n: BATCHES.includes(n) ? n : 1,
-    variant: p.get('variant') && p.get('variant')! in e.files ? p.get('variant')! : undefined,
-  };
-}
-
-function toParams(s: Settings, classes: Label[]): Record<string, string> {
-  const out: Record<string, string> = { breed: classes[s.breed]!.key };
-  if (s.mix !== null) {
-    out.mix = classes[s.mix]!.key;
-    out.a = String(s.a);
-  }
-  Object.assign(out, { steps: String(s.steps), cfg: String(s.cfg), solver: s.solver, seed: String(s.seed), n: String(s.n) });
-  if (s.variant) out.variant = s.variant;
-  return out;
-}
 
 interface Tile {
   rgba: Uint8ClampedArray<ArrayBuffer> | null;
@@ -165,16 +118,16 @@ function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settin
               label="Mix"
               value={s.mix !== null ? `${Math.round(100 * (1 - a))}% ${entry.classes[s.breed]?.display} · ${Math.round(100 * a)}% ${entry.classes[s.mix]?.display}` : ''}
             >
-              <Slider value={a} min={0} max={1} step={0.05} onChange={(_, v) => set({ a: v as number })} aria-label="mix" data-testid="mix-slider" />
+              <Slider value={a} min={LIMITS.a.min} max={LIMITS.a.max} step={0.05} onChange={(_, v) => set({ a: v as number })} aria-label="mix" data-testid="mix-slider" />
             </Labeled>
           </Stack>
         </Collapse>
       </Box>
       <Labeled label="Steps" value={`${s.steps} · ${networkCalls(s.steps, s.solver)} network calls`}>
-        <Slider value={s.steps} min={1} max={60} onChange={(_, v) => set({ steps: v as number })} aria-label="steps" data-testid="steps" />
+        <Slider value={s.steps} min={LIMITS.steps.min} max={LIMITS.steps.max} onChange={(_, v) => set({ steps: v as number })} aria-label="steps" data-testid="steps" />
       </Labeled>
       <Labeled label="Guidance" value={s.cfg === 1 ? '1 (off)' : s.cfg.toFixed(1)}>
-        <Slider value={s.cfg} min={1} max={8} step={0.5} onChange={(_, v) => set({ cfg: v as number })} aria-label="guidance" data-testid="cfg" />
+        <Slider value={s.cfg} min={LIMITS.cfg.min} max={LIMITS.cfg.max} step={0.5} onChange={(_, v) => set({ cfg: v as number })} aria-label="guidance" data-testid="cfg" />
       </Labeled>
       <Stack direction="row" spacing={2} useFlexGap sx={{ flexWrap: 'wrap', alignItems: 'flex-end' }}>
         <Labeled label="Solver">
@@ -213,7 +166,7 @@ function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settin
           }}
           onChange={(e) => {
             const v = Number(e.target.value.replace(/\D/g, ''));
-            if (Number.isFinite(v)) set({ seed: clamp(v, 0, MAX_SEED) });
+            if (Number.isFinite(v)) set({ seed: clamp(v, LIMITS.seed.min, LIMITS.seed.max) });
           }}
         />
       </Stack>
@@ -245,14 +198,21 @@ export default function GeneratePage() {
   }, [pinned]);
   useEffect(() => () => job.current?.cancel(), []);
 
-  // settings come from the address; an edited address (or back/forward) updates them
+  // settings come from the address; an edited address (or back/forward) updates them, and what
+  // it held that could not be used is said, not silently dropped
   const query = params.toString();
+  const current = useRef(s);
+  useEffect(() => {
+    current.current = s;
+  }, [s]);
+  const [linkNotes, setLinkNotes] = useState<string[]>([]);
   useEffect(() => {
     if (!entry) return;
-    setS((cur) => {
-      if (cur && new URLSearchParams(toParams(cur, entry.classes)).toString() === query) return cur;
-      return fromParams(new URLSearchParams(query), entry, choices);
-    });
+    const cur = current.current;
+    if (cur && new URLSearchParams(generateLink(cur, entry.classes)).toString() === query) return;
+    const parsed = parseGenerateLink(new URLSearchParams(query), entry, choices);
+    setS(parsed.settings);
+    setLinkNotes(parsed.notes);
   }, [entry, query, choices]);
 
   const set = useCallback(
@@ -260,14 +220,14 @@ export default function GeneratePage() {
       setS((cur) => {
         if (!cur || !entry) return cur;
         const next = { ...cur, ...p };
-        replaceParams(toParams(next, entry.classes));
+        replaceParams(generateLink(next, entry.classes));
         return next;
       }),
     [entry, replaceParams],
   );
 
   useEffect(() => {
-    if (s && entry) replaceParams(toParams(s, entry.classes));
+    if (s && entry) replaceParams(generateLink(s, entry.classes));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [entry, s === null]);
 
@@ -394,6 +354,11 @@ export default function GeneratePage() {
         </Typography>
       </Box>
       <ModelStatus model="generator" />
+      {linkNotes.length > 0 && (
+        <Alert severity="warning" onClose={() => setLinkNotes([])} data-testid="link-notes">
+          Some settings in this link were not used: {linkNotes.join('. ')}.
+        </Alert>
+      )}
       <Grid container spacing={3}>
         <Grid size={{ xs: 12, md: 6 }}>
           <Card>
