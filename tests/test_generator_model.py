@@ -11,11 +11,9 @@ from tinycats.generator.dit import (
     DiTBlock,
     DiTConfig,
     TinyDiT,
-    merge_2x2,
     one_hot,
     patchify,
     sincos_pos_embed_2d,
-    split_2x2,
     unpatchify,
 )
 
@@ -191,41 +189,6 @@ def test_final_conv_starts_as_identity_and_warm_start_resumes(tmp_path) -> None:
     assert summary["step"] == 7
 
 
-FINE = DiTConfig(image_size=16, patch_size=4, width=32, depth=1, heads=2, fine_depth=1,
-                 fine_width=16, fine_heads=2)
-
-
-def test_merge_split_2x2_roundtrip_and_neighbours():
-    tokens = torch.randn(2, 16, 5)  # a 4x4 grid of tokens
-    merged = merge_2x2(tokens, 4)
-    assert merged.shape == (2, 4, 20)
-    assert torch.equal(split_2x2(merged, 2), tokens)
-    # merged token 1 (row 0, column 1 of the 2x2 grid) holds fine tokens 2, 3, 6, 7
-    assert torch.equal(merged[0, 1].reshape(4, 5), tokens[0, [2, 3, 6, 7]])
-
-
-def test_fine_stage_starts_as_zero_output_and_every_weight_learns():
-    fresh = TinyDiT(FINE)
-    assert fresh.cfg.out_patch == 2 and fresh.fine_pos_embed.shape == (1, 64, 16)
-    for blk in [*fresh.fine_in, *fresh.blocks, *fresh.fine_out]:
-        h = torch.randn(2, 64 if blk in [*fresh.fine_in, *fresh.fine_out] else 16,
-                        16 if blk in [*fresh.fine_in, *fresh.fine_out] else 32)
-        assert torch.equal(blk(h, torch.randn(2, 32)), h)  # adaLN-Zero: identity
-    x, t, y = torch.randn(2, 3, 16, 16), torch.rand(2), one_hot(torch.tensor([1, 2]))
-    assert torch.count_nonzero(fresh(x, t, y)) == 0
-    model = randomize(TinyDiT(FINE))
-    out = model(x, t, y)
-    assert out.shape == x.shape
-    out.square().mean().backward()
-    dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().max() == 0]
-    assert not dead
-    # the fine position embedding is used: zeroing it changes the output
-    with torch.no_grad():
-        before = model(x, t, y)
-        model.fine_pos_embed.zero_()
-        assert (model(x, t, y) - before).abs().max() > 1e-4
-
-
 def test_training_log_gives_eta_and_warns_early_when_over_the_time_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
@@ -265,8 +228,8 @@ def test_batches_do_not_depend_on_where_the_data_lives() -> None:
     data = from_arrays(rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), np.arange(6),
                        rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8))
     cfg = GenDataConfig(size=8, any_cat_fraction=0.5)
-    x1, y1, _, _ = draw_batch(data, cfg, 16, seed=3, step=7)
-    x2, y2, _, _ = draw_batch(data.to(torch.device("cpu")), cfg, 16, seed=3, step=7)
+    x1, y1, _ = draw_batch(data, cfg, 16, seed=3, step=7)
+    x2, y2, _ = draw_batch(data.to(torch.device("cpu")), cfg, 16, seed=3, step=7)
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert (y1 == ANY_CAT_ID).any() and (y1 != ANY_CAT_ID).any()  # faces and breeds drawn
     rows = torch.cat([data.images, data.extra]).float() / 127.5 - 1  # type: ignore[list-item]
@@ -324,3 +287,67 @@ def test_budget_minutes_sizes_the_schedule_once_and_resume_keeps_it(tmp_path) ->
     again = train(cfg, data, tmp_path, log=logs2.append)
     assert again["step"] == total and again["total_steps"] == total
     assert not any("schedule sized to" in m for m in logs2)
+
+
+def test_budget_run_resizes_at_the_end_of_warmup_when_steps_slow_down(  # type: ignore[no-untyped-def]
+        tmp_path, monkeypatch) -> None:
+    """The first sizing times a few steps; if later steps are slower (another process, a cooler
+    cache), the schedule measured at the end of warmup must shrink so the run ends in budget."""
+    import dataclasses
+    import re
+    import time
+
+    import numpy as np
+
+    from tinycats.generator import train as train_mod
+    from tinycats.generator.config import GenDataConfig, GeneratorConfig, GenTrainConfig
+    from tinycats.generator.data import from_arrays
+
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8), np.arange(8))
+    real_draw = train_mod.draw_batch
+
+    def slow_after_calibration(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if args[4] >= 8:  # step: steps 3-5 are timed fast, every step from 8 on is slow
+            time.sleep(0.03)
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "draw_batch", slow_after_calibration)
+    cfg = GeneratorConfig(model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+                          train=GenTrainConfig(batch_size=8, steps=1_000_000, warmup=20,
+                                               budget_minutes=3 / 60, budget_calibration_steps=3,
+                                               ckpt_every=1000, sample_every=0, log_every=5))
+    cfg = dataclasses.replace(cfg, sampler=dataclasses.replace(cfg.sampler, steps=2))
+    logs: list[str] = []
+    summary = train_mod.train(cfg, data, tmp_path, log=logs.append)
+    first = [int(m) for line in logs for m in re.findall(r"schedule sized to (\d+) steps", line)]
+    again = [int(m) for line in logs for m in re.findall(r"re-sized to (\d+) steps", line)]
+    assert len(first) == 1 and len(again) == 1
+    assert again[0] < first[0] / 2  # the slow steps shrank the plan
+    assert summary["total_steps"] == summary["step"] == again[0]
+    # the 3 s budget held, with room for set-up and a loaded machine (not a speed target)
+    assert summary["minutes"] < 6 / 60
+
+
+def test_checkpoints_written_before_the_removed_experiments_still_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Checkpoints from before representation alignment and the fine stage were removed carry
+    their settings (off); export and --init-from read them, a fine-stage model is refused."""
+    from tinycats.config import ConfigError, to_dict
+    from tinycats.generator.config import GeneratorConfig, config_from_checkpoint
+    from tinycats.generator.train import load_generator
+    from tinycats.training import checkpoint
+
+    cfg = GeneratorConfig(model=TINY)
+    old = to_dict(cfg)
+    old["repa"] = {"weight": 0.5, "layer": 3, "encoder": "lite2"}
+    old["model"].update(fine_depth=0, fine_width=128, fine_heads=2)
+    assert config_from_checkpoint(old) == cfg
+    model = TinyDiT(TINY)
+    checkpoint.save_atomic({"model": model.state_dict(), "config": old}, tmp_path / "ema.pt")
+    loaded, loaded_cfg = load_generator(tmp_path / "ema.pt")
+    assert loaded_cfg == cfg
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                 model.state_dict().values(), strict=True))
+    old["model"]["fine_depth"] = 1
+    with pytest.raises(ConfigError, match="fine stage"):
+        config_from_checkpoint(old)

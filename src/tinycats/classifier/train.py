@@ -10,40 +10,32 @@ so far, and training stops early after ``patience`` passes without improvement.
 Checkpoints (``last.pt``) are atomic and hold everything the loop state depends on (weights, EMA,
 optimizer, step, early-stopping state), and the data and dropout randomness are functions of
 (seed, step), so a run stopped at any checkpoint and resumed ends with the same weights as an
-uninterrupted one. The same code runs on CPU, CUDA and under torchrun.
+uninterrupted one. The same code runs on CPU, CUDA and under torchrun. What the generator's
+loop shares (devices and ranks, stopping, the non-finite skip, the logging window) is in
+training/loop.py.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as tdist
 import torch.nn.functional as F
-import yaml
 
 from tinycats.breeds import NUM_BREEDS, OTHER_ID
 from tinycats.classifier.config import ClassifierConfig
 from tinycats.classifier.data import LabeledImages, draw_indices, sample_weights
 from tinycats.classifier.model import EfficientNetLite, build_classifier, count_params
-from tinycats.config import ConfigError, from_dict, to_dict
+from tinycats.config import from_dict, to_dict
 from tinycats.data.augment import AugmentConfig, augment, center_input
-from tinycats.training import checkpoint, distributed
+from tinycats.training import checkpoint, distributed, loop, precision
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
-from tinycats.training.schedule import lr_at
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def total_steps(cfg: ClassifierConfig, n_train: int) -> int:
@@ -169,6 +161,163 @@ def save_model(path: Path, state: dict[str, torch.Tensor], cfg: ClassifierConfig
                             "val": val.as_dict() if val else None}, path)
 
 
+@dataclass
+class ClsRun:
+    """A classifier run in progress: the model, its EMA and optimizer, and the loop state
+    that ``last.pt`` keeps with the recipe."""
+    cfg: ClassifierConfig
+    run: loop.Setup
+    model: EfficientNetLite
+    ema: EMA | None
+    opt: torch.optim.AdamW
+    progress: loop.Progress = field(default_factory=loop.Progress)
+    best: ValScore | None = None
+    best_step: int = 0
+    since_best: int = 0  # validation passes since the best one
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # every validation pass
+
+    def save(self, path: Path) -> None:
+        if self.run.is_main:
+            checkpoint.save_atomic({
+                "model": self.model.state_dict(),
+                "ema": self.ema.model.state_dict() if self.ema else None,
+                "opt": self.opt.state_dict(), **self.progress.as_dict(),
+                "best": self.best.as_dict() if self.best else None, "best_step": self.best_step,
+                "since_best": self.since_best, "stopped_early": self.stopped_early,
+                "history": self.history, "config": to_dict(self.cfg)}, path)
+
+
+def build(cfg: ClassifierConfig, run: loop.Setup) -> ClsRun:
+    """The backbone (ImageNet weights unless the recipe says not), frozen up to
+    ``freeze_blocks``, its EMA and optimizer."""
+    tc, mc = cfg.train, cfg.model
+    model = build_classifier(mc.backbone, pretrained=mc.pretrained, dropout=mc.dropout)
+    model.freeze(mc.freeze_blocks)
+    model.to(run.dev)
+    fmt = torch.channels_last if tc.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)  # type: ignore[call-overload]
+    model.train()
+    ema = EMA(model, tc.ema_decay) if tc.ema_decay > 0 else None
+    opt = torch.optim.AdamW(param_groups(model, cfg), lr=tc.lr,
+                            betas=tuple(tc.betas))  # type: ignore[arg-type]
+    return ClsRun(cfg, run, model, ema, opt)
+
+
+def resume(cr: ClsRun, last: Path, steps: int, log: loop.Log) -> None:
+    ck = checkpoint.load(last, map_location=cr.run.dev)
+    checkpoint.check_same_model(ck, to_dict(cr.cfg)["model"], last)
+    cr.model.load_state_dict(ck["model"])
+    if cr.ema is not None and ck.get("ema") is not None:
+        cr.ema.model.load_state_dict(ck["ema"])
+    cr.opt.load_state_dict(ck["opt"])
+    cr.progress = loop.Progress.from_checkpoint(ck)
+    cr.best = ValScore(**ck["best"]) if ck.get("best") else None
+    cr.best_step, cr.since_best = ck["best_step"], ck["since_best"]
+    cr.stopped_early, cr.history = ck.get("stopped_early", False), ck.get("history", [])
+    log(f"resumed from {last} at step {cr.progress.step}/{steps}")
+
+
+def start(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImages,
+          run_dir: Path, run: loop.Setup, *, resume_run: bool, steps: int, log: loop.Log
+          ) -> tuple[ClsRun, RunLog]:
+    """Build, resume from ``last.pt`` when there is one, open the run folder, say what runs."""
+    say = run.main_log(log)
+    cr = build(cfg, run)
+    last = run_dir / "last.pt"
+    if resume_run and last.exists():
+        resume(cr, last, steps, say)
+    runlog = loop.open_run(run_dir, cfg, run)
+    mc = cfg.model
+    trainable = sum(p.numel() for p in cr.model.parameters() if p.requires_grad)
+    say(f"EfficientNet-{mc.backbone} {count_params(cr.model) / 1e6:.2f}M params "
+        f"({trainable / 1e6:.2f}M trained) at {mc.input_size}px on {run.dev} "
+        f"x{run.dist.world}; {len(train_set)} train / {len(val_set)} val images; {steps} steps")
+    return cr, runlog
+
+
+def train_step(cr: ClsRun, train_set: LabeledImages, weights: torch.Tensor, aug: AugmentConfig,
+               use_bf16: bool) -> float:
+    """This rank's loss of one step (the augmented slice of the step's global batch), its
+    gradients in place."""
+    tc, dev, step = cr.cfg.train, cr.run.dev, cr.progress.step
+    idx, g = draw_indices(weights, tc.batch_size, tc.seed, step)
+    sl = cr.run.rank_slice()
+    x = augment(train_set.images[idx].to(dev), cr.cfg.model.input_size, g, aug)[sl]
+    y = train_set.labels[idx][sl].to(dev)
+    if tc.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(tc.seed * 7919 + step)  # dropout: a function of (seed, step)
+    cr.opt.zero_grad(set_to_none=True)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+        logits, _ = cr.model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+    loss.backward()
+    return float(loss.detach())
+
+
+def validate(cr: ClsRun, val_set: LabeledImages, runlog: RunLog, best_path: Path,
+             log: loop.Log) -> None:
+    """Score the weights and their EMA; keep the better one in ``best_path`` when it beats the
+    best so far; stop early after ``patience`` passes without improvement."""
+    run, tc, step = cr.run, cr.cfg.train, cr.progress.step
+    if run.dist.enabled:  # BatchNorm statistics differ per rank: score rank 0's everywhere
+        for b in cr.model.buffers():
+            tdist.broadcast(b, 0)
+    cands = [("weights", cr.model)] + ([("ema", cr.ema.model)] if cr.ema is not None else [])
+    scores = {which: score(m, val_set, cr.cfg.model.input_size, run.dev, run.dist.rank,  # type: ignore[arg-type]
+                           run.dist.world, channels_last=tc.channels_last)
+              for which, m in cands}
+    which = max(scores, key=lambda k: (scores[k].acc, -scores[k].nll))
+    rec = {"step": step, **{f"{k}_{m}": v for k, s in scores.items()
+                            for m, v in s.as_dict().items()}}
+    cr.history.append(rec)
+    if scores[which].better_than(cr.best):
+        cr.best, cr.best_step, cr.since_best = scores[which], step, 0
+        if run.is_main:
+            save_model(best_path, dict(cands)[which].state_dict(), cr.cfg, step, which, cr.best)
+    else:
+        cr.since_best += 1
+    if run.is_main:
+        runlog.log(step, **{k: v for k, v in rec.items() if k != "step"})
+        parts = "  ".join(f"{k}: acc {s.acc:.3f} breeds {s.breed_acc:.3f} "
+                          f"cat/other {s.cat_vs_other:.3f} nll {s.nll:.3f}"
+                          for k, s in scores.items())
+        best_acc = cr.best.acc if cr.best else 0
+        log(f"val @ {step}: {parts}  (best {best_acc:.3f} @ {cr.best_step})")
+    if cr.since_best >= tc.patience:
+        cr.stopped_early = True
+        if run.is_main:
+            log(f"early stop at step {step}: no improvement in {tc.patience} "
+                f"validation passes (best at step {cr.best_step})")
+
+
+def finish(cr: ClsRun, train_set: LabeledImages, val_set: LabeledImages, run_dir: Path,
+           runlog: RunLog, ctl: loop.RunControl, steps: int, log: loop.Log) -> dict[str, Any]:
+    """The last checkpoint; a finished run's best weights calibrated; the run's summary."""
+    cr.save(run_dir / "last.pt")
+    p, best_path = cr.progress, run_dir / "model.pt"
+    done = p.step >= steps or cr.stopped_early
+    if done and cr.best is None:  # no validation pass ran (tiny runs): ship the last weights
+        validate(cr, val_set, runlog, best_path, log)
+    calibration = None
+    if cr.run.is_main and done and best_path.exists():
+        calibration = calibrate_checkpoint(best_path, val_set, cr.run.dev)
+        log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
+            f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
+    summary = {"step": p.step, "steps": steps, "seen": p.seen, "skipped": p.skipped,
+               "epochs": round(p.seen / max(len(train_set), 1), 2), "done": done,
+               "stopped_early": cr.stopped_early, "best_step": cr.best_step,
+               "best_val": cr.best.as_dict() if cr.best else None, "calibration": calibration,
+               "minutes_this_run": round(ctl.minutes(), 2),
+               "train_counts": train_set.counts(), "val_counts": val_set.counts(),
+               "params": count_params(cr.model)}
+    if cr.run.is_main:
+        loop.write_summary(run_dir, summary)
+    distributed.shutdown()
+    return summary
+
+
 def train(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImages,
           run_dir: Path, *, device: str = "auto", resume: bool = True,
           log: Callable[[str], None] = print,
@@ -176,198 +325,37 @@ def train(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImage
     """Train (or resume) a classifier in ``run_dir``; the best weights end in ``model.pt``.
 
     ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
-    tc, mc = cfg.train, cfg.model
-    dev = pick_device(device)
-    dist = distributed.init(dev.type)
-    if dist.enabled and dev.type == "cuda":
-        dev = torch.device("cuda", dist.local_rank)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    if tc.batch_size % dist.world:
-        raise ConfigError(f"train.batch_size {tc.batch_size} is not divisible by {dist.world} "
-                          "processes; pick a batch size that is a multiple of --nproc_per_node")
-    local_batch = tc.batch_size // dist.world
-    torch.manual_seed(tc.seed)
-
-    model = build_classifier(mc.backbone, pretrained=mc.pretrained, dropout=mc.dropout)
-    model.freeze(mc.freeze_blocks)
-    model.to(dev)
-    fmt = torch.channels_last if tc.channels_last else torch.contiguous_format
-    model.to(memory_format=fmt)  # type: ignore[call-overload]
-    model.train()
-    ema = EMA(model, tc.ema_decay) if tc.ema_decay > 0 else None
-    opt = torch.optim.AdamW(param_groups(model, cfg), lr=tc.lr,
-                            betas=tuple(tc.betas))  # type: ignore[arg-type]
-    aug = augment_config(cfg)
-    weights = sample_weights(train_set.labels, cfg.data.balance)
+    tc = cfg.train
+    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
     steps = total_steps(cfg, len(train_set))
-
-    step, skipped, seen = 0, 0, 0
-    best: ValScore | None = None
-    best_step, since_best, stopped_early = 0, 0, False
-    history: list[dict[str, Any]] = []
-    last, best_path = run_dir / "last.pt", run_dir / "model.pt"
-    if resume and last.exists():
-        ck = checkpoint.load(last, map_location=dev)
-        if ck.get("config", {}).get("model") != to_dict(cfg)["model"]:
-            raise checkpoint.CheckpointError(
-                f"{last} was trained with a different model config; use a new run folder "
-                "or --fresh")
-        model.load_state_dict(ck["model"])
-        if ema is not None and ck.get("ema") is not None:
-            ema.model.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        step, skipped, seen = ck["step"], ck["skipped"], ck["seen"]
-        best = ValScore(**ck["best"]) if ck.get("best") else None
-        best_step, since_best = ck["best_step"], ck["since_best"]
-        stopped_early, history = ck.get("stopped_early", False), ck.get("history", [])
-        if dist.is_main:
-            log(f"resumed from {last} at step {step}/{steps}")
-
-    runlog = RunLog(run_dir, enabled=dist.is_main)
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        log(f"EfficientNet-{mc.backbone} {count_params(model) / 1e6:.2f}M params "
-            f"({trainable / 1e6:.2f}M trained) at {mc.input_size}px on {dev} x{dist.world}; "
-            f"{len(train_set)} train / {len(val_set)} val images; {steps} steps")
-
-    stop = {"flag": False}
-
-    def on_term(signum: int, frame: object) -> None:  # preemption: checkpoint, then exit
-        stop["flag"] = True
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    use_bf16 = tc.bf16 and dev.type == "cuda"
-
-    def save_ckpt() -> None:
-        if dist.is_main:
-            checkpoint.save_atomic({
-                "model": model.state_dict(), "ema": ema.model.state_dict() if ema else None,
-                "opt": opt.state_dict(), "step": step, "skipped": skipped, "seen": seen,
-                "best": best.as_dict() if best else None, "best_step": best_step,
-                "since_best": since_best, "stopped_early": stopped_early, "history": history,
-                "config": to_dict(cfg)}, last)
-
-    def validate() -> None:
-        nonlocal best, best_step, since_best, stopped_early
-        if dist.enabled:  # BatchNorm statistics differ per rank: score rank 0's everywhere
-            for b in model.buffers():
-                tdist.broadcast(b, 0)
-        cands = [("weights", model)] + ([("ema", ema.model)] if ema is not None else [])
-        scores = {which: score(m, val_set, mc.input_size, dev, dist.rank, dist.world,  # type: ignore[arg-type]
-                               channels_last=tc.channels_last)
-                  for which, m in cands}
-        which = max(scores, key=lambda k: (scores[k].acc, -scores[k].nll))
-        rec = {"step": step, **{f"{k}_{m}": v for k, s in scores.items()
-                                for m, v in s.as_dict().items()}}
-        history.append(rec)
-        if scores[which].better_than(best):
-            best, best_step, since_best = scores[which], step, 0
-            if dist.is_main:
-                src = model if which == "weights" else ema.model  # type: ignore[union-attr]
-                save_model(best_path, src.state_dict(), cfg, step, which, best)
-        else:
-            since_best += 1
-        if dist.is_main:
-            runlog.log(step, **{k: v for k, v in rec.items() if k != "step"})
-            parts = "  ".join(f"{k}: acc {s.acc:.3f} breeds {s.breed_acc:.3f} "
-                              f"cat/other {s.cat_vs_other:.3f} nll {s.nll:.3f}"
-                              for k, s in scores.items())
-            log(f"val @ {step}: {parts}  (best {best.acc if best else 0:.3f} @ {best_step})")
-        if since_best >= tc.patience:
-            stopped_early = True
-
-    t_start = time.time()
-    t_win, n_win, loss_win = time.time(), 0, []
-    end_step = steps if stop_after_steps is None else min(steps, stop_after_steps)
-    try:
-        while step < end_step and not stopped_early:
-            # Stop (SIGTERM, wall-time limit) only when every rank agrees, after the same step.
-            over_time = (tc.max_minutes is not None
-                         and (time.time() - t_start) / 60 > tc.max_minutes)
-            if distributed.any_rank(stop["flag"] or over_time, dist.world, dev):
-                if dist.is_main:
-                    why = "stop requested (SIGTERM)" if stop["flag"] else (
-                        f"max_minutes {tc.max_minutes} reached")
-                    log(f"{why} at step {step}; checkpointing")
-                break
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, peak=group["base_lr"], warmup=tc.warmup_steps,
-                                    total=steps, min_ratio=tc.min_lr_ratio)
-            idx, g = draw_indices(weights, tc.batch_size, tc.seed, step)
-            sl = slice(dist.rank * local_batch, (dist.rank + 1) * local_batch)
-            x = augment(train_set.images[idx].to(dev), mc.input_size, g, aug)[sl]
-            y = train_set.labels[idx][sl].to(dev)
-            if tc.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            torch.manual_seed(tc.seed * 7919 + step)  # dropout: a function of (seed, step)
-
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits, _ = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
-            loss.backward()
-            distributed.all_reduce_grads(model, dist.world)
-            loss_val = distributed.all_reduce_scalar(float(loss.detach()), dist.world, dev)
-            if not math.isfinite(loss_val):
-                skipped += 1
-                opt.zero_grad(set_to_none=True)
-                log(f"step {step}: non-finite loss, step skipped ({skipped} so far)")
-                step += 1
+    cr, runlog = start(cfg, train_set, val_set, run_dir, run, resume_run=resume, steps=steps,
+                       log=log)
+    p, aug = cr.progress, augment_config(cfg)
+    weights = sample_weights(train_set.labels, cfg.data.balance)
+    use_bf16 = precision.use_bf16(run.dev, cuda=tc.bf16, cpu=False, log=log)
+    ctl = loop.RunControl(run, tc.max_minutes, log)
+    window = loop.LogWindow(ctl.t_start, p.step)
+    end = loop.last_step(steps, stop_after_steps)
+    with ctl:
+        while p.step < end and not cr.stopped_early and not ctl.should_stop(p.step):
+            lr = loop.set_lr(cr.opt, p.step, peak=tc.lr, warmup=tc.warmup_steps, total=steps,
+                             min_ratio=tc.min_lr_ratio)
+            loss = train_step(cr, train_set, weights, aug, use_bf16)
+            update = loop.finish_step(run, p, cr.model, cr.opt, loss, grad_clip=tc.grad_clip,
+                                      ema=cr.ema, log=log)
+            if update is None:
                 continue
-            gnorm = float(torch.nn.utils.clip_grad_norm_(
-                [p for p in model.parameters() if p.requires_grad], tc.grad_clip))
-            opt.step()
-            if ema is not None:
-                ema.update(model, step)
-            step += 1
-            seen += tc.batch_size
-            n_win += tc.batch_size
-            loss_win.append(loss_val)
-
-            if dist.is_main and (step % tc.log_every == 0 or step == end_step):
-                dt = time.time() - t_win
-                ips = n_win / max(dt, 1e-9)
-                mean_loss = sum(loss_win) / len(loss_win)
-                lr_now = opt.param_groups[0]["lr"]
-                runlog.log(step, loss=round(mean_loss, 5), lr=lr_now, grad_norm=round(gnorm, 4),
-                           img_per_s=round(ips, 1), skipped=skipped)
-                elapsed = (time.time() - t_start) / 60
-                log(f"step {step}/{steps} loss {mean_loss:.4f} lr {lr_now:.2e} "
-                    f"gnorm {gnorm:.2f} {ips:.1f} img/s elapsed {elapsed:.1f} min")
-                t_win, n_win, loss_win = time.time(), 0, []
-            if step % tc.eval_every == 0 or step == steps:
-                validate()
-                if stopped_early and dist.is_main:
-                    log(f"early stop at step {step}: no improvement in {tc.patience} "
-                        f"validation passes (best at step {best_step})")
-            if step % tc.ckpt_every == 0:
-                save_ckpt()
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-    save_ckpt()
-    done = step >= steps or stopped_early
-    if done and best is None:  # no validation pass ran (tiny runs): ship the last weights
-        validate()
-    calibration = None
-    if dist.is_main and done and best_path.exists():
-        calibration = calibrate_checkpoint(best_path, val_set, dev)
-        log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
-            f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
-    summary = {"step": step, "steps": steps, "seen": seen, "skipped": skipped,
-               "epochs": round(seen / max(len(train_set), 1), 2), "done": done,
-               "stopped_early": stopped_early, "best_step": best_step,
-               "best_val": best.as_dict() if best else None, "calibration": calibration,
-               "minutes_this_session": round((time.time() - t_start) / 60, 2),
-               "train_counts": train_set.counts(), "val_counts": val_set.counts(),
-               "params": count_params(model)}
-    if dist.is_main:
-        (run_dir / "summary.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
-    distributed.shutdown()
-    return summary
+            window.add(update.loss, tc.batch_size)
+            if p.step % tc.log_every == 0 or p.step == end:
+                w = window.close(p.step, steps)
+                if run.is_main:
+                    loop.report(runlog, log, w, step=p.step, total=steps, lr=lr,
+                                grad_norm=update.grad_norm, skipped=p.skipped)
+            if p.step % tc.eval_every == 0 or p.step == steps:
+                validate(cr, val_set, runlog, run_dir / "model.pt", log)
+            if p.step % tc.ckpt_every == 0:
+                cr.save(run_dir / "last.pt")
+    return finish(cr, train_set, val_set, run_dir, runlog, ctl, steps, log)
 
 
 def load_classifier(path: Path, device: str | torch.device = "cpu"

@@ -21,7 +21,7 @@ from tinycats.breeds import GENERATOR_CLASSES, NULL_ID
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
 from tinycats.export.int8_generator import to_int8
-from tinycats.generator.config import GeneratorConfig
+from tinycats.generator.config import GeneratorConfig, config_from_checkpoint
 from tinycats.generator.dit import TinyDiT
 from tinycats.generator.flow import T_EPS
 
@@ -104,8 +104,7 @@ def generator_entry(cfg: GeneratorConfig, files: dict[str, dict[str, Any]],
         "output": "out",
         "prediction": cfg.prediction,
         # how training images were cropped: the evaluation prepares its real images the same way
-        "data": {"crop": cfg.data.crop, "cam_zoom": cfg.data.cam_zoom,
-                 "face_margin": cfg.data.face_margin},
+        "data": {"crop": cfg.data.crop, "face_margin": cfg.data.face_margin},
         "sampler": {"time": "t0_noise_t1_data", "interpolant": "x_t = t*x + (1-t)*eps",
                     "t_eps": T_EPS, "default_steps": sc.steps,
                     "default_cfg_scale": sc.cfg_scale, "solver": sc.solver, "shift": sc.shift,
@@ -186,12 +185,11 @@ def export_generator(checkpoint: Path, out_dir: Path, *,
     (``tinycats eval generator --cfg ...``), which happens after its recipe was written."""
     import dataclasses
 
-    from tinycats.config import from_dict
     from tinycats.training import checkpoint as ckpt
 
     ck = ckpt.load(checkpoint)
     try:
-        cfg = from_dict(GeneratorConfig, ck["config"])
+        cfg = config_from_checkpoint(ck["config"])
     except (TypeError, KeyError) as e:
         raise ExportError(f"{checkpoint} carries no usable generator config ({e})") from e
     if sampler:

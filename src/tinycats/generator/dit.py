@@ -39,17 +39,6 @@ class DiTConfig:
     #: a small residual 3x3 conv stack after unpatchify (as in U-ViT) that smooths the seams
     #: between patches; its last layer starts at zero, so it begins as the identity.
     final_conv: bool = False
-    #: an optional fine stage (hourglass, as in U-ViT / Hourglass DiT): the image is cut into
-    #: patches of patch_size/2 pixels, fine_depth blocks of width fine_width run on that 4x longer
-    #: sequence, 2x2 neighbours are merged into the main grid, and after the main blocks the
-    #: tokens are split back, joined with a skip from before the merge, and run through
-    #: fine_depth more fine blocks. Why: patch 8 alone leaves 8x8 seams and no within-patch
-    #: detail; the fine stage gives 4x4 resolution for about the cost of two main blocks.
-    #: 0 disables; no shipped recipe uses it (an A/B on the CPU showed no clear gain:
-    #: docs/decisions/0005).
-    fine_depth: int = 0
-    fine_width: int = 128
-    fine_heads: int = 2
 
     @property
     def grid(self) -> int:
@@ -58,15 +47,6 @@ class DiTConfig:
     @property
     def patch_dim(self) -> int:
         return self.patch_size * self.patch_size * self.channels
-
-    @property
-    def out_patch(self) -> int:
-        """Side of the patches the network reads and writes: patch_size/2 with a fine stage."""
-        return self.patch_size // 2 if self.fine_depth > 0 else self.patch_size
-
-    @property
-    def out_grid(self) -> int:
-        return self.image_size // self.out_patch
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
@@ -83,23 +63,6 @@ def unpatchify(tokens: torch.Tensor, p: int, c: int, grid: int) -> torch.Tensor:
     x = tokens.reshape(b, grid, grid, p, p, c)
     x = x.permute(0, 5, 1, 3, 2, 4)  # B, C, gh, p, gw, p
     return x.reshape(b, c, grid * p, grid * p)
-
-
-def merge_2x2(tokens: torch.Tensor, grid: int) -> torch.Tensor:
-    """(B, grid*grid, D) -> (B, grid/2 * grid/2, 4*D): each 2x2 block of neighbouring tokens
-    becomes one token (row-major order, like patchify on the token grid)."""
-    b, _, d = tokens.shape
-    g = grid // 2
-    x = tokens.reshape(b, g, 2, g, 2, d).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, g * g, 4 * d)
-
-
-def split_2x2(tokens: torch.Tensor, grid: int) -> torch.Tensor:
-    """Exact inverse of ``merge_2x2``: (B, grid*grid, 4*D) -> (B, 2grid * 2grid, D)."""
-    b, _, d4 = tokens.shape
-    d = d4 // 4
-    x = tokens.reshape(b, grid, grid, 2, 2, d).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, 4 * grid * grid, d)
 
 
 def sincos_pos_embed_2d(dim: int, grid: int) -> torch.Tensor:
@@ -151,8 +114,7 @@ class DiTBlock(nn.Module):
     """Pre-norm transformer block with adaLN-Zero: the conditioning predicts shift, scale and a
     gate for each branch; the gate's projection starts at zero so a fresh block is the identity."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, cond_dim: int | None = None
-                 ) -> None:
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(dim, heads)
@@ -160,7 +122,7 @@ class DiTBlock(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"),
                                  nn.Linear(hidden, dim))
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim or dim, 6 * dim))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)
@@ -170,10 +132,10 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    def __init__(self, dim: int, out_dim: int, cond_dim: int | None = None) -> None:
+    def __init__(self, dim: int, out_dim: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim or dim, 2 * dim))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.linear = nn.Linear(dim, out_dim)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -186,24 +148,7 @@ class TinyDiT(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.width
-        out_dim = cfg.out_patch * cfg.out_patch * cfg.channels
-        if cfg.fine_depth > 0:
-            assert cfg.patch_size % 2 == 0, "a fine stage needs an even patch_size"
-            fw = cfg.fine_width
-            self.patch_embed = nn.Linear(out_dim, fw)
-            self.register_buffer("fine_pos_embed", sincos_pos_embed_2d(fw, cfg.out_grid)[None],
-                                 persistent=False)
-            self.fine_in = nn.ModuleList(DiTBlock(fw, cfg.fine_heads, cfg.mlp_ratio, d)
-                                         for _ in range(cfg.fine_depth))
-            self.merge = nn.Linear(4 * fw, d)
-            self.split = nn.Linear(d, 4 * fw)
-            self.skip = nn.Linear(2 * fw, fw)
-            self.fine_out = nn.ModuleList(DiTBlock(fw, cfg.fine_heads, cfg.mlp_ratio, d)
-                                          for _ in range(cfg.fine_depth))
-        else:
-            self.patch_embed = nn.Linear(cfg.patch_dim, d)
-            self.fine_in = nn.ModuleList()
-            self.fine_out = nn.ModuleList()
+        self.patch_embed = nn.Linear(cfg.patch_dim, d)
         self.register_buffer("pos_embed", sincos_pos_embed_2d(d, cfg.grid)[None],
                              persistent=False)
         self.t_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
@@ -211,8 +156,7 @@ class TinyDiT(nn.Module):
         self.class_table = nn.Parameter(torch.randn(cfg.num_classes, d) * 0.02)
         self.blocks = nn.ModuleList(DiTBlock(d, cfg.heads, cfg.mlp_ratio)
                                     for _ in range(cfg.depth))
-        self.final = (FinalLayer(cfg.fine_width, out_dim, d) if cfg.fine_depth > 0
-                      else FinalLayer(d, out_dim))
+        self.final = FinalLayer(d, cfg.patch_dim)
         self.refine: nn.Sequential | None = None
         if cfg.final_conv:
             self.refine = nn.Sequential(
@@ -231,8 +175,7 @@ class TinyDiT(nn.Module):
         for lin in (self.t_mlp[0], self.t_mlp[2]):
             nn.init.normal_(cast(nn.Linear, lin).weight, std=0.02)
         # adaLN-Zero: modulation outputs start at zero -> gates 0 -> every block is identity.
-        every_block = [*self.fine_in, *self.blocks, *self.fine_out]
-        zero = [cast(nn.Linear, cast(DiTBlock, blk).ada[1]) for blk in every_block]
+        zero = [cast(nn.Linear, cast(DiTBlock, blk).ada[1]) for blk in self.blocks]
         zero += [cast(nn.Linear, self.final.ada[1]), self.final.linear]
         for lin in zero:
             nn.init.zeros_(lin.weight)
@@ -251,36 +194,15 @@ class TinyDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) noisy images; t: (B,) in [0, 1]; y: (B, num_classes) class weights.
         Returns the network output in image layout (x- or v-prediction, see flow.py)."""
-        return self.forward_with_hidden(x, t, y, 0)[0]
-
-    def forward_with_hidden(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor,
-                            layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``forward`` that also returns the tokens after main block ``layer`` (1-based; 0: the
-        embedded input), for training-time representation alignment (generator/repa.py)."""
         cfg = self.cfg
-        c = self.condition(t, y)
-        h = self.patch_embed(patchify(x, cfg.out_patch))
-        if cfg.fine_depth > 0:
-            h = h + self.fine_pos_embed
-            for blk in self.fine_in:
-                h = blk(h, c)
-            skip = h
-            h = self.merge(merge_2x2(h, cfg.out_grid))
-        h = h + self.pos_embed
-        hidden = h
-        for i, blk in enumerate(self.blocks):
+        c = self.condition(t, y)  # (B, D)
+        h = self.patch_embed(patchify(x, cfg.patch_size)) + self.pos_embed  # (B, grid^2, D)
+        for blk in self.blocks:
             h = blk(h, c)
-            if i + 1 == layer:
-                hidden = h
-        if cfg.fine_depth > 0:
-            h = split_2x2(self.split(h), cfg.grid)
-            h = self.skip(torch.cat([h, skip], dim=-1))
-            for blk in self.fine_out:
-                h = blk(h, c)
-        out = unpatchify(self.final(h, c), cfg.out_patch, cfg.channels, cfg.out_grid)
+        out = unpatchify(self.final(h, c), cfg.patch_size, cfg.channels, cfg.grid)  # like x
         if self.refine is not None:
             out = out + self.refine(out)
-        return out, hidden
+        return out
 
 
 def one_hot(labels: torch.Tensor, num_classes: int = NUM_GENERATOR_CLASSES) -> torch.Tensor:

@@ -36,3 +36,15 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     if not isinstance(obj, dict) or "model" not in obj:
         raise CheckpointError(f"{path} is not a tinycats checkpoint (no 'model' entry)")
     return obj
+
+
+def check_same_model(ck: dict[str, Any], model_cfg: dict[str, Any], path: Path,
+                     additive: frozenset[str] = frozenset()) -> None:
+    """Refuse to resume ``ck`` (read from ``path``) into a model of another config. A setting
+    the checkpoint lacks counts as its current value; one in ``additive`` (a switch that only
+    adds a layer starting as the identity) may have been turned on since."""
+    saved = ck.get("config", {}).get("model", {})
+    if any(saved.get(k, v) != v for k, v in model_cfg.items()
+           if not (k in additive and not saved.get(k))):
+        raise CheckpointError(f"{path} was trained with a different model config; use a new "
+                              "run folder or --fresh")

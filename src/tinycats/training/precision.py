@@ -1,10 +1,10 @@
 """Which floating-point precision a training loop runs its forward pass in.
 
 bf16 autocast is the default on CUDA. On a CPU it is opt-in (``cpu_bf16`` in a recipe): it pays
-only where the CPU has native bf16 dot products (AVX512-BF16 or AMX). On this project's 2-core
-development VM (AVX512-BF16, no AMX) it measured 2.7x the fp32 throughput of the shipped generator
-recipe (160 vs 60 img/s, 2 threads); on a CPU without those instructions it is slower than fp32,
-so it falls back to fp32 there with a message.
+only where the CPU has native bf16 dot products (AVX512-BF16 or AMX). On a 2-core CPU with
+AVX512-BF16 (no AMX) it measured 2.7x the fp32 throughput of the shipped generator recipe (160 vs
+60 img/s, 2 threads); on a CPU without those instructions it is slower than fp32, so it falls
+back to fp32 there with a message.
 """
 
 from __future__ import annotations
