@@ -89,7 +89,7 @@ def test_class_balancing_weights() -> None:
 
 
 def test_shipped_recipe_parses() -> None:
-    cfg = load_yaml(ClassifierConfig, REPO / "configs" / "classifier-lite0.yaml")
+    cfg = load_yaml(ClassifierConfig, REPO / "configs" / "classifier.yaml")
     assert cfg.model.input_size % 32 == 0 and cfg.train.max_minutes is not None
     assert cfg.train.max_minutes <= 45
 

@@ -16,8 +16,12 @@ from PIL import Image
 
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache
-from tinycats.data.cam_crops import CamCropError, Crop, load_cropped_oxford
-from tinycats.data.face_crops import (
+from tinycats.data.sources import load_registry
+from tinycats.generator.config import GenDataConfig
+from tinycats.generator.crops import Crop, CropError, load_cropped_oxford
+from tinycats.generator.data import load_gen_data
+from tinycats.generator.evaluate import real_sets, training_crop
+from tinycats.generator.face_crops import (
     HEAD_TO_FACE_DROP,
     HEAD_TO_FACE_SIDE,
     FaceCropError,
@@ -29,11 +33,6 @@ from tinycats.data.face_crops import (
     load_detections,
     load_face_crops,
 )
-from tinycats.data.sources import load_registry
-from tinycats.generator.config import GenDataConfig
-from tinycats.generator.data import load_gen_data
-from tinycats.generator.evaluate import real_sets, training_crop
-from tinycats.paths import shipped_models_dir
 
 FACE = GenDataConfig(crop="face", face_margin=1.8, any_cat_fraction=0.0)
 
@@ -148,7 +147,7 @@ def test_generator_data_and_eval_reference_use_the_same_face_crops(prepared_64: 
     data = load_gen_data(root, FACE)
     trainval = (faces.labels < NUM_BREEDS) & (faces.splits != cache.SPLITS.index("test"))
     assert np.array_equal(data.images.permute(0, 2, 3, 1).numpy(), faces.images[trainval])
-    test, labels, train = real_sets(root, 64, Crop("face", margin=1.8), shipped_models_dir())
+    test, labels, train = real_sets(root, 64, Crop("face", margin=1.8))
     assert np.array_equal(train, faces.images[trainval])
     is_test = faces.splits == cache.SPLITS.index("test")
     assert np.array_equal(test, faces.images[is_test])
@@ -164,8 +163,8 @@ def test_crop_settings_round_trip_through_the_manifest_record() -> None:
 
 
 def test_an_unknown_crop_kind_is_refused(prepared_64: Path) -> None:
-    with pytest.raises(CamCropError, match=r"centre, cam, face.*'heads'"):
-        load_cropped_oxford(prepared_64, 64, Crop("heads"), shipped_models_dir())
+    with pytest.raises(CropError, match=r"centre, face.*'heads'"):
+        load_cropped_oxford(prepared_64, 64, Crop("heads"))
 
 
 def test_a_pack_of_face_crops_trains_without_the_photos_and_refuses_another_crop(
@@ -179,9 +178,9 @@ def test_a_pack_of_face_crops_trains_without_the_photos_and_refuses_another_crop
     (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()  # the pack does not read photos
     packed = load_gen_data(out, FACE)
     assert np.array_equal(packed.images.numpy(), full.images.numpy())
-    with pytest.raises(CamCropError, match=r"holds cat-face crops \(margin 1\.8"):
+    with pytest.raises(CropError, match=r"holds cat-face crops \(margin 1\.8"):
         load_gen_data(out, GenDataConfig(any_cat_fraction=0.0))  # a centre-crop recipe
-    with pytest.raises(CamCropError, match=r"margin 1\.8.*margin 1\.2"):
+    with pytest.raises(CropError, match=r"margin 1\.8.*margin 1\.2"):
         load_gen_data(out, GenDataConfig(crop="face", face_margin=1.2, any_cat_fraction=0.0))
 
 
@@ -197,7 +196,7 @@ def test_eval_generator_end_to_end_on_real_face_crops(prepared_64: Path, tmp_pat
     rep = json.loads((out / "generator.json").read_text())
     assert rep["sampler"] == {"steps": 1, "cfg_scale": rep["sampler"]["cfg_scale"],
                               "solver": "euler", "shift": rep["sampler"]["shift"],
-                              "seed": 1234, "n_per_breed": 1}
+                              "seeds": [1234], "n_per_breed": 1, "n_samples": NUM_BREEDS}
     assert len(rep["breed_accuracy"]["per_breed"]) == NUM_BREEDS
     assert 0 <= rep["breed_accuracy"]["classifier_on_real_test_64px"] <= 1  # some breeds lack
     # test faces here: averaged over those that have them, not NaN

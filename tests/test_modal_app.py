@@ -80,7 +80,7 @@ def image_files() -> list[tuple[Path, PurePosixPath]]:
 def test_image_installs_the_whole_package_from_the_project_folder(tmp_path: Path) -> None:
     files = image_files()
     rel = {str(remote.relative_to(modal_app.SRC_IN_IMAGE)) for _, remote in files}
-    assert {"pyproject.toml", "README.md", "configs/generator-64-cpu.yaml"} <= rel
+    assert {"pyproject.toml", "README.md", "configs/generator.yaml"} <= rel
     assert not any(r.startswith((".venv/", ".git/", "web/", "tests/")) for r in rel)
     assert not any("__pycache__" in r for r in rel)
     # Build what the image builds: copy exactly those files, `pip install` the folder.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The generator's GPU recipe on a lent H200 (the project's `device` tool), as one prepared run.
-# Device time is scarce (15 minutes a session, machine start and transfers included), so
+# Device time is scarce (15 minutes per loan, machine start and transfers included), so
 # everything is sized in advance and the steps run without a human in between:
 #
 #   here:   bash scripts/device/h200-generator.sh prepare   # data pack, 64 MiB tree check
@@ -12,11 +12,11 @@
 # H200"). Knobs (environment): CONFIG (recipe), ANY_CAT_LIMIT (faces packed), BUDGET_S
 # (seconds of training the step count is sized for), CAL_STEPS (steps of the timing run), DEVICE
 # (cuda; cpu for a dry run of the plumbing), PY (the Python to use), RUN_DIR (where `finish`
-# puts the checkpoints; default <data>/runs/generator-64-h200).
+# puts the checkpoints; default <data>/runs/generator-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-CONFIG=${CONFIG:-configs/generator-64-h200.yaml}
+CONFIG=${CONFIG:-configs/generator-gpu.yaml}
 PACK=${PACK:-.devpack}
 BUDGET_S=${BUDGET_S:-330}
 CAL_STEPS=${CAL_STEPS:-300}
@@ -28,7 +28,7 @@ BIG=(web/public/models/generator-fp32.onnx web/public/models/generator-fp16.onnx
      web/public/models/generator-int8.onnx)
 
 prepare() {
-    # JPEG q95 (data/jpeg_images.py): ~3x the faces in issue 4's 40 MB than raw arrays.
+    # JPEG q95 (data/jpeg_images.py): ~3x as many faces as raw arrays in the same size.
     ${PY} -m tinycats data pack-generator --out "$PACK" --size 64 --config "$CONFIG" \
         --jpeg-quality 95 --any-cat-limit "${ANY_CAT_LIMIT:-9000}" --max-mb 40
     grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
@@ -110,7 +110,7 @@ EOF
 finish() {
     local from=${1:?usage: finish <folder the device files landed in>}
     git add -f "${BIG[@]}"
-    mkdir -p "${RUN_DIR:=${TINYCATS_DATA:-$HOME/.cache/tinycats}/runs/generator-64-h200}"
+    mkdir -p "${RUN_DIR:=${TINYCATS_DATA:-$HOME/.cache/tinycats}/runs/generator-gpu}"
     cat "$from"/ema.pt.part* > "$RUN_DIR/ema.pt"
     if ls "$from"/mid-ema.pt.part* > /dev/null 2>&1; then
         cat "$from"/mid-ema.pt.part* > "$RUN_DIR/mid-ema.pt"

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from tinycats.classifier.config import ClassifierConfig
 
-DEFAULT_CONFIG = "configs/classifier-lite0.yaml"
+DEFAULT_CONFIG = "configs/classifier.yaml"
 DEFAULT_MODEL_DIR = "web/public/models"
 DEFAULT_REPORT = "reports/classifier.json"
 LOWRES_SIZE = 64  # the generator's image size

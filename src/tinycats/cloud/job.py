@@ -41,8 +41,8 @@ from tinycats.errors import TinycatsError
 Kind = Literal["generator", "classifier"]
 KINDS: tuple[str, ...] = ("generator", "classifier")
 DEFAULT_CONFIGS: dict[str, str] = {
-    "generator": "configs/generator-64-h200.yaml",
-    "classifier": "configs/classifier-lite0.yaml",
+    "generator": "configs/generator-gpu.yaml",
+    "classifier": "configs/classifier.yaml",
 }
 MAX_GPUS = 8  # GPUs in one Modal container
 #: minutes kept between the trainer's own time limit and the platform's timeout

@@ -2,7 +2,7 @@
 
     modal run -m tinycats.cloud.modal_app --kind generator --gpu H100 --gpus 1
     modal run --detach -m tinycats.cloud.modal_app --kind generator --gpu H100 --gpus 8 \\
-        --config configs/generator-64-h200.yaml --timeout-hours 12
+        --config configs/generator-gpu.yaml --timeout-hours 12
 
 (``-m``: the container imports this module from the installed package; docs/training-at-scale.md)
 

@@ -1,10 +1,10 @@
 """Images stored as JPEG bytes instead of a raw uint8 array: the compact form of a data pack.
 
-A data pack travels to a remote GPU under a size limit (the device tool takes 64 MiB, issue 4
-asks for at most 40 MB), and raw 64 px arrays cost 12 KB per image. JPEG at quality 95 with
+A data pack travels to a remote GPU under a size limit (at most 40 MB, so that it fits a 64 MiB
+transfer with the code), and raw 64 px arrays cost 12 KB per image. JPEG at quality 95 with
 full-resolution chroma (4:4:4: subsampled chroma would blur the colour points that tell breeds
 apart) costs ~3.6 KB for a 64 px cat face, with a mean absolute error of ~0.5 grey levels on
-the cat-face set (measured in session 11), so ~3x the images fit. Decoding 10,000 such images
+the cat-face set (measured), so ~3x the images fit. Decoding 10,000 such images
 takes about a second, once, when training starts.
 
 File: ``images.jpg.npz`` beside the other cache files, holding ``blob`` (all JPEG streams, uint8)

@@ -120,8 +120,9 @@ def quantize_int8(fp32: Path, out: Path, mode: str = "static",
             # lose most of their accuracy with one scale per tensor. The softmax stays float.
             # reduce_range (7-bit weights): on x86 CPUs without VNNI (AVX2 only) onnxruntime's
             # u8 x s8 kernels add pairs of products in saturating 16-bit lanes; full-range
-            # weights overflowed there (session 4's AVX2 host: 73% on the test fixtures vs >= 80%
-            # on VNNI hosts). 7-bit weights cannot overflow; onnxruntime's docs recommend it.
+            # weights overflowed there (a 2-vCPU AMD EPYC, AVX2 only: 73% on the test fixtures vs
+            # >= 80% on CPUs with VNNI). 7-bit weights cannot overflow; onnxruntime's docs
+            # recommend it.
             quantize_static(str(pre), str(out), Reader(calibration),
                             quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

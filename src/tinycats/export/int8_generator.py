@@ -1,9 +1,9 @@
 """The generator's int8 variant: smoothed activations, per-channel 7-bit weights, dynamic int8.
 
-Why not plain ``onnxruntime.quantization.quantize_dynamic`` (what shipped until session 13): it
+Why not plain ``onnxruntime.quantization.quantize_dynamic`` (what shipped until 2026-12-01): it
 quantises each weight per tensor and each activation per tensor at run time, and most of its error
 (~9 breed-accuracy points) comes from the activations, whose channels differ widely in range
-(reports/generator-training.md, "Session 13"). So, for every MatMul/Gemm with a constant weight:
+(docs/history.md). So, for every MatMul/Gemm with a constant weight:
 
 - **Smoothing** (SmoothQuant, Xiao et al. 2023): the input is divided per channel by
   ``s = max|X|^alpha / max|W_row|^(1 - alpha)`` and the weight's rows multiplied by ``s``: the

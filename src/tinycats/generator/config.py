@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from tinycats.data.cam_crops import Crop
+from tinycats.config import ConfigError, from_dict
+from tinycats.generator.crops import Crop
 from tinycats.generator.dit import DiTConfig
-from tinycats.generator.repa import RepaConfig
 
 
 @dataclass
@@ -19,16 +20,22 @@ class GenDataConfig:
     #: cap on unlabeled images loaded (keeps a carried GPU cache small); None: all.
     any_cat_limit: int | None = None
     hflip: bool = True
-    #: how a breed photo becomes a square: "centre" (the prepared cache's centre crop), "cam"
-    #: (a square of ``cam_zoom`` x the side around where the classifier looks:
-    #: data/cam_crops.py) or "face" (``face_margin`` x the detected cat face: data/face_crops.py;
+    #: breed-keeping geometric jitter against memorisation (generator/data.py: jitter): with
+    #: probability ``jitter_p`` an image is zoomed in by up to ``zoom_max``, turned by up to
+    #: ``rotate_deg`` and shifted by up to ``shift_px`` pixels. No colour jitter: colour is the
+    #: breed. 0 switches it off.
+    jitter_p: float = 0.0
+    zoom_max: float = 1.12
+    rotate_deg: float = 8.0
+    shift_px: float = 3.0
+    #: how a breed photo becomes a square: "centre" (the prepared cache's centre crop) or "face"
+    #: (``face_margin`` x the detected cat face: generator/crops.py, generator/face_crops.py;
     #: photos without a face are left out). The FID reference is prepared the same way.
     crop: str = "centre"
-    cam_zoom: float = 0.5
     face_margin: float = 1.8
 
     def crop_spec(self) -> Crop:
-        return Crop(self.crop, self.cam_zoom, self.face_margin)
+        return Crop(self.crop, self.face_margin)
 
 
 @dataclass
@@ -81,5 +88,21 @@ class GeneratorConfig:
     data: GenDataConfig = field(default_factory=GenDataConfig)
     train: GenTrainConfig = field(default_factory=GenTrainConfig)
     sampler: SamplerDefaults = field(default_factory=SamplerDefaults)
-    #: representation alignment, a training-only loss term (generator/repa.py); off by default
-    repa: RepaConfig = field(default_factory=RepaConfig)
+
+
+#: settings of removed experiments that older checkpoints still carry: representation
+#: alignment (a training-only loss; the model it trained is a plain TinyDiT) and the fine stage
+RETIRED_MODEL_KEYS = ("fine_depth", "fine_width", "fine_heads")
+
+
+def config_from_checkpoint(saved: dict[str, Any]) -> GeneratorConfig:
+    """The recipe a checkpoint stores, read without the settings of removed experiments."""
+    d = {k: v for k, v in saved.items() if k != "repa"}
+    if isinstance(d.get("model"), dict):
+        if d["model"].get("fine_depth"):
+            raise ConfigError("the checkpoint's model has a fine stage (model.fine_depth > 0), "
+                              "which this tinycats no longer builds")
+        d["model"] = {k: v for k, v in d["model"].items() if k not in RETIRED_MODEL_KEYS}
+    if isinstance(d.get("data"), dict):  # the retired CAM crop's zoom; a "cam" crop is refused
+        d["data"] = {k: v for k, v in d["data"].items() if k != "cam_zoom"}
+    return from_dict(GeneratorConfig, d)

@@ -4,21 +4,19 @@ memory as uint8, batches drawn deterministically from (seed, step)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tinycats.breeds import ANY_CAT_ID, BREEDS, NUM_BREEDS
 from tinycats.data import cache
-from tinycats.data.cam_crops import load_cropped_oxford
 from tinycats.data.sources import load_registry
 from tinycats.generator.config import GenDataConfig
-from tinycats.generator.repa import RepaConfig, features_for, flip_tokens
-from tinycats.paths import shipped_models_dir
+from tinycats.generator.crops import load_cropped_oxford
 
 
 @dataclass
@@ -26,20 +24,13 @@ class GenData:
     images: torch.Tensor  # (N, 3, S, S) uint8, labeled breeds
     labels: torch.Tensor  # (N,) int64 generator class ids (breeds only)
     extra: torch.Tensor | None  # (M, 3, S, S) uint8 unlabeled cats (class any_cat)
-    #: REPA encoder tokens of ``images`` / ``extra`` (N or M, T, C) float16, when the recipe
-    #: uses representation alignment (generator/repa.py: attach_targets)
-    targets: torch.Tensor | None = None
-    extra_targets: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> GenData:
         """The same data on ``device``. On a GPU, batches are then gathered, converted and
         flipped there: for this small model a CPU-side batch of 512 would take longer than the
         GPU step (the random draws stay on the CPU, so batches do not depend on the device)."""
-        def move(a: torch.Tensor | None) -> torch.Tensor | None:
-            return None if a is None else a.to(device)
-
-        return GenData(self.images.to(device), self.labels.to(device), move(self.extra),
-                       move(self.targets), move(self.extra_targets))
+        return GenData(self.images.to(device), self.labels.to(device),
+                       None if self.extra is None else self.extra.to(device))
 
     def per_class_counts(self) -> dict[str, int]:
         counts = {b.key: int((self.labels == b.id).sum()) for b in BREEDS}
@@ -57,7 +48,7 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, extra: np.ndarray | None
 
 
 def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
-    ox = load_cropped_oxford(root, cfg.size, cfg.crop_spec(), shipped_models_dir())
+    ox = load_cropped_oxford(root, cfg.size, cfg.crop_spec())
     split_ids = [cache.SPLITS.index(s) for s in cfg.splits]
     # Cache label ids 0..11 are the breeds (same ids as generator classes); "other" is dropped.
     keep = np.isin(ox.splits, split_ids) & (ox.labels < NUM_BREEDS)
@@ -75,21 +66,11 @@ def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
     return from_arrays(ox.images[keep], ox.labels[keep], extra)
 
 
-def attach_targets(data: GenData, cfg: RepaConfig, grid: int, cache_dir: Path | None,
-                   progress: Callable[[int], None] | None = None) -> GenData:
-    """``data`` with the REPA encoder tokens of every image (computed once, then cached)."""
-    targets = features_for(data.images, cfg, grid, cache_dir, progress)
-    extra = None if data.extra is None else features_for(data.extra, cfg, grid, cache_dir,
-                                                          progress)
-    return replace(data, targets=targets, extra_targets=extra)
-
-
 class Batch(NamedTuple):
     x: torch.Tensor  # (B, 3, S, S) images in [-1, 1]
     labels: torch.Tensor  # (B,) generator class ids
     #: the batch's random stream: the caller draws t, noise and label dropout from it
     g: torch.Generator
-    targets: torch.Tensor | None  # (B, T, C) REPA tokens of the (flipped) images, or None
 
 
 def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: int) -> Batch:
@@ -104,21 +85,34 @@ def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: i
     dev = data.images.device
     imgs = data.images[idx.to(dev)]
     labels = data.labels[idx.to(dev)].clone()
-    targets = None if data.targets is None else data.targets[idx.to(dev)]
     if data.extra is not None and use_extra.any():
         eidx = torch.randint(0, data.extra.shape[0], (int(use_extra.sum()),), generator=g)
         extra_rows = use_extra.to(dev)
         imgs[extra_rows] = data.extra[eidx.to(dev)]
         labels[extra_rows] = ANY_CAT_ID
-        if targets is not None:
-            if data.extra_targets is None:
-                raise ValueError("REPA targets are attached to the breeds but not to any_cat")
-            targets[extra_rows] = data.extra_targets[eidx.to(dev)]
     x = imgs.float() / 127.5 - 1.0
     if cfg.hflip:
         flip = (torch.rand(batch, generator=g) < 0.5).to(dev)
         x[flip] = x[flip].flip(-1)
-        if targets is not None:
-            grid = math.isqrt(targets.shape[1])
-            targets[flip] = flip_tokens(targets[flip], grid)
-    return Batch(x, labels, g, targets)
+    if cfg.jitter_p > 0:
+        x = jitter(x, g, cfg)
+    return Batch(x, labels, g)
+
+
+def jitter(x: torch.Tensor, g: torch.Generator, cfg: GenDataConfig) -> torch.Tensor:
+    """Each image, with probability ``cfg.jitter_p``, zoomed in (1..zoom_max), turned
+    (+-rotate_deg) and shifted (+-shift_px): one affine grid per image, one bicubic
+    ``grid_sample`` for the batch. Zooming in only (and reflecting at the border) never shows
+    a frame the crops do not have; bicubic keeps the fur sharper than bilinear."""
+    b, s = x.shape[0], x.shape[-1]
+    on = torch.rand(b, generator=g) < cfg.jitter_p
+    zoom = 1 + torch.rand(b, generator=g) * (cfg.zoom_max - 1)
+    angle = (torch.rand(b, generator=g) * 2 - 1) * math.radians(cfg.rotate_deg)
+    shift = (torch.rand(b, 2, generator=g) * 2 - 1) * (2 * cfg.shift_px / s)  # in [-1, 1] units
+    zoom, angle, shift = torch.where(on, zoom, 1.0), angle * on, shift * on[:, None]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+    return torch.where(on.to(x.device)[:, None, None, None], out.clamp(-1, 1), x)

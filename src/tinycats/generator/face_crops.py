@@ -1,27 +1,25 @@
 """Cat-face crops of the Oxford cats: each breed photo cut to a square around the cat's face, for
-the generator (``data.crop: face`` in a generator recipe).
+the generator (``data.crop: face`` in a generator recipe; generator/crops.py).
 
 Why: the generator renders recognisable faces for the 15,747 aligned ``any_cat`` faces but blobs
 for the breed classes, whose photos put the cat anywhere at any scale. Faces found by OpenCV's
 frontal cat-face detector (a Haar cascade shipped inside ``opencv-python-headless``, so nothing is
 downloaded) give breed-labeled images framed like those faces. Measured on this data
-(docs/decisions/0005, ``scripts/experiments/face_crops.py``): the detector finds a face in 54% of
-the 2,371 Oxford cat photos (36-73% per breed); on the 123 with a face among the photos that have
-an Oxford head box, 91% of the detections lie at least 80% inside the head box (boxes scaled to
-the re-encoded photos; session 9 reported 78% from unscaled boxes); and the shipped
-classifier still knows the breed on 64 px crops of ``margin`` x the face box (the 631 test cats
-with a face: 70.3% at margin 1.2, 77.8% at 1.5, 81.7% at 1.8, 83.1% at 2.2; it is 80.1% on the
-centre-cropped test cats at 64 px).
+(docs/decisions/0005): the detector finds a face in 54% of the 2,371 Oxford cat photos (36-73%
+per breed); on the 123 with a face among the photos that have an Oxford head box, 91% of the
+detections lie at least 80% inside the head box (boxes scaled to the re-encoded photos); and the
+shipped classifier still knows the breed on 64 px crops of ``margin`` x the face box (the 631
+test cats with a face: 70.3% at margin 1.2, 77.8% at 1.5, 81.7% at 1.8, 83.1% at 2.2; it is
+80.1% on the centre-cropped test cats at 64 px).
 
 Where the detector finds no face but Oxford has a head box (trainval Abyssinian and Bengal photos:
-74 more crops, 29 and 45, for two of the weakest breeds; session 11), the head box stands in,
-converted to the detector's framing (``head_box_faces``), as issue 4 asked: head boxes where
-present, the detector elsewhere; the detector keeps priority so that existing crops do not move.
-Photos with neither are left out of the face set (the generator then learns breeds from the faces
-it has; the count per breed is logged and lands in the report). The detections are
-computed once from the original photos (about 5 minutes on 2 cores, measured) and kept, with the
-crops, next to the Oxford cache: ``<data>/cache/oxford/faces-detections.json`` and
-``faces-m<margin>-s<size>/``, rebuilt when the photos or the parameters change.
+74 more crops, 29 and 45, for two of the weakest breeds), the head box stands in, converted to
+the detector's framing (``head_box_faces``); the detector keeps priority so that existing crops
+do not move. Photos with neither are left out of the face set (the count per breed is logged and
+lands in the report). The detections are computed once from the original photos (about 5
+minutes on 2 cores, measured) and kept, with the crops, next to the Oxford cache:
+``<data>/cache/oxford/faces-detections.json`` and ``faces-m<margin>-s<size>/``, rebuilt when the
+photos or the parameters change.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ from tinycats.data.images import BadImageError, open_rgb
 from tinycats.errors import TinycatsError
 
 DETECTOR_VERSION = 1
-#: the detector's parameters (measured in scripts/experiments/face_crops.py): photos are scaled
+#: the detector's parameters (measured on the Oxford cats, docs/decisions/0005): photos are scaled
 #: to at most DETECT_SIDE px for speed; a smaller scale step and fewer neighbours find more faces
 #: at the cost of more false hits
 DETECT_SIDE = 400
@@ -58,7 +56,7 @@ CASCADES = ("haarcascade_frontalcatface_extended.xml", "haarcascade_frontalcatfa
 
 #: Oxford head boxes (annotations/xmls: trainval Abyssinian and Bengal photos only) stand in where
 #: the detector finds no face, converted to the detector's framing by the median relation on the
-#: 123 photos that have both (measured in session 11, boxes scaled to the photos): the face box's
+#: 123 photos that have both (measured with the boxes scaled to the photos): the face box's
 #: side is the head box's longer side / 1.39 (quartiles 1.29-1.53), its centre 0.17 head sides
 #: below the head box's centre (ears are in the head box, not in the face box), none sideways.
 HEAD_TO_FACE_SIDE = 1.39

@@ -20,9 +20,8 @@ import numpy as np
 
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache, jpeg_images
-from tinycats.data.cam_crops import Crop, load_cropped_oxford
 from tinycats.data.sources import Source, load_registry, register
-from tinycats.paths import shipped_models_dir
+from tinycats.generator.crops import Crop, load_cropped_oxford
 
 
 def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
@@ -46,7 +45,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     crop = crop or Crop()
     if out.exists():
         shutil.rmtree(out)
-    ox = load_cropped_oxford(root, size, crop, shipped_models_dir())
+    ox = load_cropped_oxford(root, size, crop)
     keep = (ox.labels < NUM_BREEDS) & (ox.splits != cache.SPLITS.index("test"))
     man = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
     man.update({"packed": "generator: train/val cats only", "count": int(keep.sum())})
