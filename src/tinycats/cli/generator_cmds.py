@@ -10,13 +10,16 @@ import typer
 
 from tinycats.cli.common import DataDirOpt, console, fail, progress_bar, resolve_data_dir
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
+from tinycats.runtime.limits import MAX_CATS, MAX_CFG_SCALE, MAX_SEED, MAX_SHIFT, MAX_STEPS
 
 if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
-    from tinycats.data.cam_crops import Crop
-    from tinycats.generator.config import GeneratorConfig
-    from tinycats.generator.data import GenData
+    import numpy as np
 
-DEFAULT_CONFIG = "configs/generator-64-cpu.yaml"
+    from tinycats.generator.config import GeneratorConfig
+    from tinycats.generator.crops import Crop
+    from tinycats.runtime.sample import Generator, SamplerSettings
+
+DEFAULT_CONFIG = "configs/generator.yaml"
 
 
 def load_recipe(config: Path) -> GeneratorConfig:
@@ -29,24 +32,13 @@ def load_recipe(config: Path) -> GeneratorConfig:
     return load_yaml(GeneratorConfig, config)
 
 
-def _with_repa_targets(data: GenData, cfg: GeneratorConfig, root: Path) -> GenData:
-    """Encoder tokens for REPA (generator/repa.py), computed once with a progress bar, then
-    read from <data>/cache/repa."""
-    from tinycats.generator.data import attach_targets
-
-    n = data.images.shape[0] + (0 if data.extra is None else data.extra.shape[0])
-    with progress_bar(f"REPA targets ({cfg.repa.encoder})", n) as bar:
-        return attach_targets(data, cfg.repa, cfg.model.grid, root / "cache" / "repa",
-                              lambda k: bar.update(bar.task_ids[0], advance=k))
-
-
 def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
-    """Face crops (data/face_crops.py) detect once in every Oxford photo, a few minutes: done
+    """Face crops (generator/face_crops.py) detect once in every Oxford photo, a few minutes: done
     here with a progress bar, so the loaders that follow find them cached."""
     if crop.kind != "face":
         return
     from tinycats.data import cache
-    from tinycats.data.face_crops import cached_detections, load_detections, load_face_crops
+    from tinycats.generator.face_crops import cached_detections, load_detections, load_face_crops
 
     man = cache.cache_path(root, "oxford", size) / "manifest.json"
     if man.exists() and "crop" in json.loads(man.read_text()):
@@ -93,8 +85,6 @@ def train_generator(
     root = resolve_data_dir(data_dir)
     _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
-    if cfg.repa.weight > 0:
-        data = _with_repa_targets(data, cfg, root)
     out = run_dir or runs_dir(root) / cfg.name
     init_state = None
     if init_from is not None and (fresh or not (out / "last.pt").exists()):
@@ -116,81 +106,147 @@ ModelDirOpt = Annotated[Path | None, typer.Option(
     show_default=False)]
 
 
+#: Cats per network batch in ``generate``: bounded memory, and a progress bar that moves during
+#: a large -n instead of sitting at 0% until the last step.
+SAMPLE_CHUNK = 32
+#: Widest grid ``generate`` writes, in pixels: past it image viewers give up and the upscale
+#: alone takes gigabytes.
+MAX_GRID_SIDE = 16384
+MAX_UPSCALE = 16
+
+
 def _parse_mix(spec: str) -> list[tuple[str, float]]:
+    from tinycats.runtime.limits import GenerateInputError, check_weights
+
     parts = []
     for item in spec.split(","):
         name, sep, w = item.rpartition(":")
         if not sep or not name.strip():
-            raise typer.BadParameter(f"--mix wants Breed:weight,Breed:weight (got {item!r})")
+            raise GenerateInputError(f"--mix wants Breed:weight,Breed:weight (got {item!r})")
         try:
             parts.append((name.strip(), float(w)))
         except ValueError:
-            raise typer.BadParameter(f"weight {w!r} in --mix is not a number") from None
+            raise GenerateInputError(f"weight {w!r} in --mix is not a number") from None
+    check_weights([w for _, w in parts])
     return parts
+
+
+def _check_generate_options(*, n: int, upscale: int, steps: int | None, cfg: float | None,
+                            solver: str | None, shift: float | None, seed: int,
+                            output: Path, out_dir: Path | None) -> None:
+    """Every number and path ``generate`` was given, checked before the model is loaded: a bad
+    value is one line and exit 2, and an existing image is left as it is."""
+    from tinycats.runtime.limits import GenerateInputError, check_settings
+    from tinycats.runtime.output import check_image_file, check_image_folder
+
+    if not 1 <= n <= MAX_CATS:
+        raise GenerateInputError(f"-n must be between 1 and {MAX_CATS}, got {n}")
+    if not 1 <= upscale <= MAX_UPSCALE:
+        raise GenerateInputError(f"--upscale must be between 1 and {MAX_UPSCALE}, got {upscale}")
+    check_settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift, seed=seed)
+    check_image_file(output, "-o")
+    if out_dir is not None:
+        check_image_folder(out_dir, "--out-dir")
+
+
+def _check_grid_side(n: int, size: int, upscale: int) -> None:
+    """Refuse, before sampling, a grid too wide to write (measured with make_grid's own layout
+    on blank tiles: a few MB, milliseconds)."""
+    import numpy as np
+
+    from tinycats.grid import make_grid
+    from tinycats.runtime.limits import GenerateInputError
+
+    blank = np.broadcast_to(np.zeros((1, size, size, 3), np.uint8), (n, size, size, 3))
+    side = max(make_grid(blank).shape[:2]) * upscale
+    if side > MAX_GRID_SIDE:
+        raise GenerateInputError(f"the grid would be {side} px wide (the limit is "
+                                 f"{MAX_GRID_SIDE}); use a smaller --upscale or -n")
+
+
+def _sample_in_chunks(gen: Generator, noise: np.ndarray, y: np.ndarray,
+                      st: SamplerSettings, what: str) -> np.ndarray:
+    """``gen.sample`` over SAMPLE_CHUNK cats at a time under a progress bar counted in cats."""
+    import numpy as np
+
+    n = len(noise)
+    out = []
+    with progress_bar(f"sampling {n} x {what}", n) as bar:
+        task = bar.task_ids[0]
+        for i in range(0, n, SAMPLE_CHUNK):
+            k = len(noise[i:i + SAMPLE_CHUNK])
+
+            def step(_i: int, total: int, _x: np.ndarray, k: int = k) -> None:
+                bar.update(task, advance=k / total)
+
+            out.append(gen.sample(noise[i:i + SAMPLE_CHUNK], y[i:i + SAMPLE_CHUNK],
+                                  steps=st.steps, cfg_scale=st.cfg_scale, solver=st.solver,
+                                  shift=st.shift, callback=step))
+    return np.concatenate(out)
 
 
 def generate(
     breed: Annotated[str | None, typer.Option("--breed", "-b", help="Breed (display name, "
                      "leniently matched), or 'any cat'.")] = None,
     mix: Annotated[str | None, typer.Option(help="Blend breeds, e.g. Bengal:0.5,Siamese:0.5 "
-                   "(interpolates the class embedding).")] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of cats.")] = 16,
-    steps: Annotated[int | None, typer.Option(help="Sampler steps (default: manifest).")] = None,
-    cfg: Annotated[float | None, typer.Option("--cfg", help="Guidance scale (default: "
-                   "manifest).")] = None,
+                   "(interpolates the class embedding; weights finite and >= 0).")] = None,
+    n: Annotated[int, typer.Option("-n", help=f"Number of cats, 1 to {MAX_CATS}.")] = 16,
+    steps: Annotated[int | None, typer.Option(help=f"Sampler steps, 1 to {MAX_STEPS} "
+                     "(default: manifest).")] = None,
+    cfg: Annotated[float | None, typer.Option("--cfg", help=f"Guidance scale, 0 to "
+                   f"{MAX_CFG_SCALE:g} (default: manifest).")] = None,
     solver: Annotated[str | None, typer.Option(help="euler or heun (default: manifest).")
                       ] = None,
-    shift: Annotated[float | None, typer.Option(help="Time-grid shift, > 1 spends more steps "
-                     "near noise (default: manifest).")] = None,
-    seed: Annotated[int, typer.Option(help="Noise seed: the same seed gives the same cats.")
-                    ] = 0,
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG grid.")] = Path("cats.png"),
-    out_dir: Annotated[Path | None, typer.Option(help="Also write each cat as its own PNG here."
-                       )] = None,
-    upscale: Annotated[int, typer.Option(help="Nearest-neighbour upscale of the grid.")] = 2,
+    shift: Annotated[float | None, typer.Option(help="Time-grid shift, above 0 and at most "
+                     f"{MAX_SHIFT:g}; > 1 spends more steps near noise (default: manifest).")
+                     ] = None,
+    seed: Annotated[int, typer.Option(help=f"Noise seed, 0 to {MAX_SEED}: the same seed gives "
+                    "the same cats.")] = 0,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Grid image (.png, .jpg or "
+                      ".webp); replaced only once the new one is complete.")
+                      ] = Path("cats.png"),
+    out_dir: Annotated[Path | None, typer.Option(help="Also write each cat as its own PNG here, "
+                       "at the model's size unless --upscale is given.")] = None,
+    upscale: Annotated[int | None, typer.Option(help=f"Smooth (Lanczos) upscale, 1 to "
+                       f"{MAX_UPSCALE}: of the grid (default 2) and, when given, of each "
+                       f"--out-dir image.")] = None,
     variant: Annotated[str | None, typer.Option(help="Model variant: fp32, fp16, int8.")
                        ] = None,
     model_dir: ModelDirOpt = None,
 ) -> None:
     """Generate cats of a breed with the ONNX model (no torch needed)."""
-    from rich.progress import Progress
-
-    from tinycats.cli.common import err_console, fail
-    from tinycats.grid import make_grid, save_png, to_uint8
+    from tinycats.grid import make_grid, to_uint8
+    from tinycats.runtime.output import save_image_atomic
     from tinycats.runtime.sample import Generator, initial_noise
 
     if (breed is None) == (mix is None):
         raise fail("give exactly one of --breed or --mix")
-    if n < 1 or n > 1024:
-        raise fail("-n must be between 1 and 1024")
-    if upscale < 1 or upscale > 16:
-        raise fail("--upscale must be between 1 and 16")
+    grid_upscale = 2 if upscale is None else upscale
+    _check_generate_options(n=n, upscale=grid_upscale, steps=steps, cfg=cfg, solver=solver,
+                            shift=shift, seed=seed, output=output, out_dir=out_dir)
+    mix_parts = _parse_mix(mix) if mix is not None else []
     mdir = model_dir or shipped_models_dir()
     gen = Generator(mdir / "manifest.json", variant=variant)
     if breed is not None:
         y = gen.one_hot([gen.class_id(breed)] * n)
         what = breed
     else:
-        weights = {gen.class_id(name): w for name, w in _parse_mix(mix or "")}
-        y = gen.mix(weights, n)
+        y = gen.mix({gen.class_id(name): w for name, w in mix_parts}, n)
         what = mix or ""
-    noise = initial_noise(seed, n, gen.size, gen.channels)
-    total = int(steps if steps is not None else gen.sampler["default_steps"])
-    with Progress(console=err_console, transient=True) as prog:
-        task = prog.add_task(f"sampling {n} x {what}", total=total)
-        x = gen.sample(noise, y, steps=steps, cfg_scale=cfg, solver=solver, shift=shift,
-                       callback=lambda i, tot, _x: prog.update(task, completed=i))
+    st = gen.settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
+    _check_grid_side(n, gen.size, grid_upscale)
+    x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
     imgs = to_uint8(x)
-    save_png(make_grid(imgs), output, upscale=upscale)
+    save_image_atomic(make_grid(imgs), output, upscale=grid_upscale)
     if out_dir is not None:
         for i, im in enumerate(imgs):
-            save_png(im, out_dir / f"cat-{seed}-{i:03d}.png", upscale=upscale)
+            save_image_atomic(im, out_dir / f"cat-{seed}-{i:03d}.png", upscale=upscale or 1)
     console.print(f"wrote {output} ({n} cats, {gen.variant}, seed {seed})")
 
 
 def export_generator_cmd(
     checkpoint: Annotated[Path | None, typer.Option(help="EMA checkpoint (default: "
-                          "<data>/runs/generator-64-cpu/ema.pt).")] = None,
+                          "<data>/runs/generator/ema.pt).")] = None,
     data_dir: DataDirOpt = None,
     out: Annotated[Path | None, typer.Option(help="Folder for ONNX + manifest.json (default: "
                    "the shipped models folder).")] = None,
@@ -208,7 +264,7 @@ def export_generator_cmd(
     """Export the generator's EMA weights to ONNX (fp32/fp16/int8), parity-checked."""
     from tinycats.export.generator_onnx import export_generator
 
-    ck = checkpoint or runs_dir(resolve_data_dir(data_dir)) / "generator-64-cpu" / "ema.pt"
+    ck = checkpoint or runs_dir(resolve_data_dir(data_dir)) / "generator" / "ema.pt"
     if not ck.exists():
         from tinycats.cli.common import fail
 
@@ -228,7 +284,7 @@ def export_generator_cmd(
 def eval_generator(
     model_dir: ModelDirOpt = None,
     data_dir: DataDirOpt = None,
-    n_per_breed: Annotated[int, typer.Option(help="Samples per breed.")] = 32,
+    n_per_breed: Annotated[int, typer.Option(help="Samples per breed (per seed).")] = 32,
     steps: Annotated[int | None, typer.Option(help="Sampler steps (default: manifest).")] = None,
     cfg: Annotated[float | None, typer.Option("--cfg", help="Guidance scale (default: "
                    "manifest).")] = None,
@@ -237,29 +293,57 @@ def eval_generator(
     shift: Annotated[float | None, typer.Option(help="Time-grid shift, > 1 spends more steps "
                      "near noise (default: manifest).")] = None,
     variant: Annotated[str | None, typer.Option(help="Generator variant to measure.")] = None,
-    seed: Annotated[int, typer.Option(help="Base noise seed.")] = 1234,
+    seed: Annotated[list[int] | None, typer.Option(
+        "--seed", help="Base noise seed; repeat for several (--seed 1234 --seed 99): each draws "
+        "--n-per-breed cats per breed, figures per seed and pooled. Default 1234.")] = None,
+    seeds: Annotated[str | None, typer.Option(
+        help="Several seeds at once, comma-separated (1234,99): the same as repeating --seed."
+    )] = None,
     with_fid: Annotated[bool, typer.Option("--fid/--no-fid", help="Compute FID/KID (slow).")
                         ] = True,
+    with_judge: Annotated[bool, typer.Option(
+        "--judge/--no-judge", help="Second breed judge: a logistic regression on frozen "
+        "EfficientNet-Lite2 features, fitted once on the training crops (then cached).")] = True,
     report_dir: Annotated[Path, typer.Option(help="Where the JSON report and grids go.")
                           ] = Path("reports"),
     update_manifest: Annotated[bool, typer.Option(
         help="Store the figures in the manifest's generator entry (default variant only).")
                                ] = True,
 ) -> None:
-    """FID/KID vs the Oxford test split, breed accuracy by the shipped classifier,
-    memorisation distances and sample grids, measured on the exported ONNX model."""
+    """FID/KID vs the Oxford test split, breed accuracy by the shipped classifier and by a
+    second judge (Lite2 features + logistic regression), "not a cat" share, memorisation
+    distances and sample grids, measured on the exported ONNX model, per seed and pooled."""
     from rich.progress import Progress
+    from rich.table import Table
 
     from tinycats.cli.common import err_console
     from tinycats.export import manifest as mf
-    from tinycats.generator.evaluate import GenEvalConfig, evaluate_generator
+    from tinycats.generator.evaluate import (
+        GenEvalConfig,
+        evaluate_generator,
+        per_breed_table,
+        summary_table,
+    )
 
+    seed_list = list(seed or [])
+    for item in (seeds or "").split(","):
+        if item.strip():
+            try:
+                seed_list.append(int(item))
+            except ValueError:
+                raise fail(f"--seeds wants comma-separated whole numbers (got {item!r})"
+                           ) from None
+    if len(set(seed_list)) != len(seed_list):
+        raise fail(f"a seed is given twice: {seed_list}")
+    if n_per_breed < 1:
+        raise fail("--n-per-breed must be at least 1")
     mdir = model_dir or shipped_models_dir()
     root = resolve_data_dir(data_dir)
     if report_dir == Path("reports") and not report_dir.exists():
         report_dir = repo_root() / "reports"
     ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
-                         shift=shift, seed=seed, variant=variant, fid=with_fid)
+                         shift=shift, seeds=tuple(seed_list or [1234]), variant=variant,
+                         fid=with_fid, judge=with_judge)
     from tinycats.generator.evaluate import training_crop
     from tinycats.runtime.sample import MODEL_KEY
 
@@ -275,13 +359,23 @@ def eval_generator(
 
         rep = evaluate_generator(mdir, root, ecfg, report_dir=report_dir, log=console.print,
                                  progress=on_progress)
-    ba = rep["breed_accuracy"]
-    console.print(f"breed accuracy: mean {ba['mean']:.1%}, min {ba['min']:.1%} "
-                  f"(classifier on real 64px test cats: {ba['classifier_on_real_test_64px']:.1%})")
-    for k, v in ba["per_breed"].items():
-        console.print(f"  {k:18s} {v:.1%}")
+    ba, judge = rep["breed_accuracy"], rep["judge"]
+    for title, (header, rows) in (("generator", summary_table(rep)),
+                                  ("per breed, all seeds", per_breed_table(rep))):
+        table = Table(title=title)
+        for col in header:
+            table.add_column(col, justify="left" if col in ("figure", "breed") else "right")
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    console.print(f"on real 64px test crops: classifier "
+                  f"{ba['classifier_on_real_test_64px']:.1%}" + (
+                      f", judge mean {judge['on_real_test']['mean']:.1%} "
+                      f"(min breed {judge['on_real_test']['min']:.1%}; l2 {judge['l2']:g}, "
+                      f"fitted on {judge['n_train']} training crops)"
+                      if "on_real_test" in judge else ""))
     if rep["fid"]["value"] is not None:
-        console.print(f"FID {rep['fid']['value']:.1f} (N={rep['fid']['n_samples']} vs "
+        console.print(f"FID {rep['fid']['value']:.1f} (N={rep['fid']['n_samples']} pooled vs "
                       f"{rep['fid']['n_real']} test cats; real-vs-real reference "
                       f"{rep['fid']['real_vs_real_reference']:.1f}); "
                       f"KID {rep['kid']['mean']:.4f}")
@@ -294,6 +388,9 @@ def eval_generator(
                    "fid": rep["fid"]["value"], "fid_n_samples": rep["fid"]["n_samples"],
                    "kid": rep["kid"]["mean"], "sampler": rep["sampler"],
                    "measured_by": "tinycats eval generator"}
+        if "on_samples" in judge:
+            metrics["judge_accuracy_mean"] = judge["on_samples"]["mean"]
+            metrics["judge_accuracy_min"] = judge["on_samples"]["min"]
         entry["metrics"] = metrics
         mf.update_model(man_path, "generator", entry)
 
@@ -428,7 +525,7 @@ def pack_generator(
     )] = None,
 ) -> None:
     """Write a compact data folder with only what generator training reads (for a GPU box)."""
-    from tinycats.data.cam_crops import Crop
+    from tinycats.generator.crops import Crop
     from tinycats.generator.pack import pack_generator_data
 
     crop = Crop()

@@ -7,7 +7,15 @@ import sys
 import typer
 
 from tinycats import __version__
-from tinycats.cli import classifier_cmds, data_cmds, generator_cmds, scale_cmds, web_cmds
+from tinycats.cli import (
+    classifier_cmds,
+    data_cmds,
+    generator_cmds,
+    report_cmds,
+    scale_cmds,
+    upscaler_cmds,
+    web_cmds,
+)
 from tinycats.cli.common import err_console
 from tinycats.errors import TinycatsError
 
@@ -25,7 +33,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
 
-for area in (data_cmds, classifier_cmds, generator_cmds, web_cmds, scale_cmds):
+for area in (data_cmds, classifier_cmds, generator_cmds, web_cmds, scale_cmds, report_cmds,
+             upscaler_cmds):
     area.register(app=app, data=data_app, train=train_app, eval=eval_app, export=export_app,
                   bench=bench_app)
 
