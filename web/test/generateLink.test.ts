@@ -75,3 +75,25 @@ describe('generate link parsing', () => {
     expect([settings.steps, settings.cfg, settings.seed, settings.a]).toEqual([LIMITS.steps.min, LIMITS.cfg.max, MAX_SEED, 0]);
   });
 });
+
+describe('the first impression', () => {
+  const withShowcase = (showcase: unknown) => {
+    const m = sampleManifest() as { models: { generator: Record<string, unknown> } };
+    m.models.generator.showcase = showcase;
+    return parseManifest(m).models.generator!;
+  };
+
+  it("opens on the manifest's showcase breed and seed; a link still overrides them", () => {
+    const e = withShowcase({ class: 'maine_coon', seed: 1 });
+    const open = parseGenerateLink(new URLSearchParams(''), e, choices).settings;
+    expect(choices[open.breed]!.key).toBe('maine_coon');
+    expect(open.seed).toBe(1);
+    const linked = parseGenerateLink(new URLSearchParams('breed=siamese&seed=9'), e, choices).settings;
+    expect([choices[linked.breed]!.key, linked.seed]).toEqual(['siamese', 9]);
+  });
+
+  it('refuses a showcase that names no class of the model or an impossible seed', () => {
+    expect(() => withShowcase({ class: 'tabby', seed: 1 })).toThrow(/showcase.*class/);
+    expect(() => withShowcase({ class: 'siamese', seed: -1 })).toThrow(/showcase.*seed/);
+  });
+});

@@ -456,6 +456,20 @@ def export_sampler_defaults(
                   "to measure the new ones")
 
 
+def export_showcase(
+    breed: Annotated[str, typer.Option("--breed", "-b", help="Breed the Generate page opens "
+                     "on (name or key).")],
+    seed: Annotated[int, typer.Option(help="The browser's seed for it (engine/rng.ts).")],
+    model_dir: ModelDirOpt = None,
+) -> None:
+    """Set the breed and seed the web app's Generate page opens on (kept in the manifest)."""
+    from tinycats.export.generator_onnx import set_showcase
+
+    key = breed.strip().lower().replace(" ", "_")
+    set_showcase((model_dir or shipped_models_dir()) / "manifest.json", key, seed)
+    console.print(f"the Generate page opens on {key}, seed {seed}")
+
+
 def bench_generator(
     model_dir: ModelDirOpt = None,
     variants: Annotated[str, typer.Option(help="Comma-separated variants to time.")
@@ -548,6 +562,7 @@ def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: t
     export.command("generator")(export_generator_cmd)
     export.command("golden")(export_golden)
     export.command("sampler-defaults")(export_sampler_defaults)
+    export.command("showcase")(export_showcase)
     export.command("generator-int8")(export_generator_int8)
     app.command("generate")(generate)
     eval.command("generator")(eval_generator)

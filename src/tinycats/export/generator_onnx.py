@@ -174,6 +174,21 @@ def set_sampler_defaults(manifest_path: Path, sampler: dict[str, Any]) -> dict[s
     return entry
 
 
+def set_showcase(manifest_path: Path, class_key: str, seed: int) -> dict[str, Any]:
+    """Name the breed and seed the web app's Generate page opens on: a first impression chosen
+    by looking at the exported weights' cats, so it belongs to them (a new export drops it). The
+    seed is the browser's (web/src/engine/rng.ts), whose noise differs from NumPy's."""
+    entry = mf.model_entry(mf.load(manifest_path), "generator")
+    keys = [c["key"] for c in entry["classes"]][: entry["null_class"]]
+    if class_key not in keys:
+        raise ExportError(f"no class {class_key!r} in the generator; one of {', '.join(keys)}")
+    if not 0 <= seed <= 0xFFFFFFFF:
+        raise ExportError(f"seed must be 0 to 4294967295, got {seed}")
+    entry["showcase"] = {"class": class_key, "seed": seed}
+    mf.update_model(manifest_path, "generator", entry)
+    return entry
+
+
 def export_generator(checkpoint: Path, out_dir: Path, *,
                      variants: tuple[str, ...] = VARIANTS,
                      metrics: dict[str, Any] | None = None,

@@ -63,7 +63,9 @@ export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices
     return l ?? d;
   };
 
-  const breed = label('breed', choices[0]!)!;
+  // the model's own first impression (manifest `showcase`), else the first breed
+  const first = (e.showcase && labelByKey(choices, e.showcase.class)) || choices[0]!;
+  const breed = label('breed', first)!;
   let mix = label('mix', null);
   if (mix && mix.id === breed.id) {
     reject('mix', 'the same breed as breed', 'none');
@@ -88,7 +90,7 @@ export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices
   const a = number('a', DEFAULT_A, false);
   const steps = number('steps', e.sampler.default_steps, true);
   const cfg = number('cfg', e.sampler.default_cfg_scale, false);
-  const seed = number('seed', DEFAULT_SEED, true);
+  const seed = number('seed', e.showcase?.seed ?? DEFAULT_SEED, true);
   return { settings: { breed: breed.id, mix: mix?.id ?? null, a, steps, cfg, solver, seed, n, variant }, notes };
 }
 

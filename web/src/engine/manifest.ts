@@ -72,6 +72,8 @@ export interface GeneratorEntry extends ModelCommon {
   output: string;
   prediction: 'x' | 'v';
   sampler: SamplerSpec;
+  /** the breed (class key) and browser seed the Generate page opens on */
+  showcase?: { class: string; seed: number };
 }
 
 export interface Manifest {
@@ -235,7 +237,17 @@ function parseGenerator(o: unknown): GeneratorEntry {
     inputs: { x: str(inputs, 'x', `${w}.inputs`), t: str(inputs, 't', `${w}.inputs`), y: str(inputs, 'y', `${w}.inputs`) },
     output: str(o, 'output', w),
     prediction: pred,
+    showcase: showcase(o.showcase, classes, `${w}.showcase`),
   };
+}
+
+function showcase(s: unknown, classes: Label[], w: string): { class: string; seed: number } | undefined {
+  if (s === undefined) return undefined;
+  need(isObj(s), w, 'must be an object');
+  need(typeof s.class === 'string' && classes.some((c) => c.key === s.class), w, 'class is not a class key');
+  const seed = num(s, 'seed', w);
+  need(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, w, 'seed must be an integer 0..4294967295');
+  return { class: s.class as string, seed };
 }
 
 /** The sampler defaults, in the ranges the sampler can use (the same limits as the Python
