@@ -23,7 +23,8 @@ app = typer.Typer(help="tinycats: cat breeds, classified and generated, on your 
                   no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 data_app = typer.Typer(help="Fetch, add, prepare and inspect the data.", no_args_is_help=True)
-train_app = typer.Typer(help="Train the classifier or the generator.", no_args_is_help=True)
+train_app = typer.Typer(help="Train the classifier, the generator or the upscaler.",
+                        no_args_is_help=True)
 eval_app = typer.Typer(help="Measure a trained model.", no_args_is_help=True)
 export_app = typer.Typer(help="Export trained models to ONNX + manifest.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
