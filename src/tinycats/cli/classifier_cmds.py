@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from tinycats.cli.common import DataDirOpt, console, err_console, resolve_data_dir
+from tinycats.cli.common import (
+    DataDirOpt,
+    DeviceOpt,
+    FreshOpt,
+    MaxMinutesOpt,
+    RecipeOpt,
+    RunDirOpt,
+    console,
+    err_console,
+    resolve_data_dir,
+)
 from tinycats.errors import TinycatsError
 from tinycats.paths import repo_root, runs_dir
 
@@ -80,16 +90,13 @@ def _test_images(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
 # ---- train ---------------------------------------------------------------------------------
 
 def train_classifier(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")] = Path(
-        DEFAULT_CONFIG),
+    config: RecipeOpt = Path(DEFAULT_CONFIG),
     data_dir: DataDirOpt = None,
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: <data>/runs/<name>).")
-                       ] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    run_dir: RunDirOpt = None,
+    fresh: FreshOpt = False,
+    device: DeviceOpt = "auto",
     epochs: Annotated[float | None, typer.Option(help="Override the recipe's epochs.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Override the wall-time limit.")
-                           ] = None,
+    max_minutes: MaxMinutesOpt = None,
     threads: Annotated[int | None, typer.Option(
         help="Override the recipe's CPU threads (1 is much faster when other jobs share "
              "the cores: busy-waiting OpenMP threads stall each other).")] = None,

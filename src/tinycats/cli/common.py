@@ -30,6 +30,16 @@ DataDirOpt = Annotated[
                  "(default: $TINYCATS_DATA, else ~/.cache/tinycats).", show_default=False),
 ]
 
+# The options every `tinycats train ...` command shares, declared once.
+RecipeOpt = Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")]
+RunDirOpt = Annotated[Path | None, typer.Option(help="Run folder (default: <data>/runs/<name>).")]
+FreshOpt = Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")]
+MaxMinutesOpt = Annotated[float | None, typer.Option(help="Override the wall-time limit.")]
+StepsOpt = Annotated[int | None, typer.Option(help="Override the recipe's step count.")]
+BudgetMinutesOpt = Annotated[float | None, typer.Option(
+    help="Size the schedule to this many minutes on this machine (measured speed).")]
+
 
 def resolve_data_dir(opt: Path | None) -> Path:
     return data_dir(opt)

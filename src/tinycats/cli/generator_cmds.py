@@ -8,7 +8,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinycats.cli.common import DataDirOpt, console, fail, progress_bar, resolve_data_dir
+from tinycats.cli.common import (
+    BudgetMinutesOpt,
+    DataDirOpt,
+    DeviceOpt,
+    FreshOpt,
+    MaxMinutesOpt,
+    RecipeOpt,
+    RunDirOpt,
+    StepsOpt,
+    console,
+    fail,
+    progress_bar,
+    resolve_data_dir,
+)
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 from tinycats.runtime.limits import MAX_CATS, MAX_CFG_SCALE, MAX_SEED, MAX_SHIFT, MAX_STEPS
 
@@ -51,18 +64,14 @@ def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
 
 
 def train_generator(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")] = Path(
-        DEFAULT_CONFIG),
+    config: RecipeOpt = Path(DEFAULT_CONFIG),
     data_dir: DataDirOpt = None,
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: <data>/runs/<name>).")
-                       ] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Override the wall-time limit.")
-                           ] = None,
-    budget_minutes: Annotated[float | None, typer.Option(
-        help="Size the schedule to this many minutes on this machine (measured speed).")] = None,
+    run_dir: RunDirOpt = None,
+    fresh: FreshOpt = False,
+    device: DeviceOpt = "auto",
+    steps: StepsOpt = None,
+    max_minutes: MaxMinutesOpt = None,
+    budget_minutes: BudgetMinutesOpt = None,
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights: an exported generator-fp32.onnx"
         " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,

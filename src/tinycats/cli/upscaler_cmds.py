@@ -8,25 +8,32 @@ from typing import Annotated
 
 import typer
 
-from tinycats.cli.common import DataDirOpt, console, resolve_data_dir
+from tinycats.cli.common import (
+    BudgetMinutesOpt,
+    DataDirOpt,
+    DeviceOpt,
+    FreshOpt,
+    MaxMinutesOpt,
+    RecipeOpt,
+    RunDirOpt,
+    StepsOpt,
+    console,
+    resolve_data_dir,
+)
 from tinycats.paths import runs_dir
 
 DEFAULT_CONFIG = "configs/upscaler.yaml"
 
 
 def train_upscaler(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")] = Path(
-        DEFAULT_CONFIG),
+    config: RecipeOpt = Path(DEFAULT_CONFIG),
     data_dir: DataDirOpt = None,
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: <data>/runs/<name>).")
-                       ] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
-    steps: Annotated[int | None, typer.Option(help="Override the recipe's step count.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Override the wall-time limit.")
-                           ] = None,
-    budget_minutes: Annotated[float | None, typer.Option(
-        help="Size the schedule to this many minutes on this machine (measured speed).")] = None,
+    run_dir: RunDirOpt = None,
+    fresh: FreshOpt = False,
+    device: DeviceOpt = "auto",
+    steps: StepsOpt = None,
+    max_minutes: MaxMinutesOpt = None,
+    budget_minutes: BudgetMinutesOpt = None,
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.config import load_yaml
