@@ -41,6 +41,20 @@ BudgetMinutesOpt = Annotated[float | None, typer.Option(
     help="Size the schedule to this many minutes on this machine (measured speed).")]
 
 
+def schedule_overrides(steps: int | None, budget_minutes: float | None,
+                       max_minutes: float | None) -> dict[str, object]:
+    """The train commands' --steps / --budget-minutes / --max-minutes as recipe overrides; an
+    explicit step count replaces a recipe's time budget."""
+    out: dict[str, object] = {}
+    if steps is not None:
+        out.update(steps=steps, budget_minutes=None)
+    if budget_minutes is not None:
+        out["budget_minutes"] = budget_minutes
+    if max_minutes is not None:
+        out["max_minutes"] = max_minutes
+    return out
+
+
 def resolve_data_dir(opt: Path | None) -> Path:
     return data_dir(opt)
 

@@ -21,6 +21,7 @@ from tinycats.cli.common import (
     fail,
     progress_bar,
     resolve_data_dir,
+    schedule_overrides,
 )
 from tinycats.paths import repo_root, runs_dir, shipped_models_dir
 from tinycats.runtime.limits import MAX_CATS, MAX_CFG_SCALE, MAX_SEED, MAX_SHIFT, MAX_STEPS
@@ -81,14 +82,7 @@ def train_generator(
     from tinycats.generator.train import replace, train
 
     cfg = load_recipe(config)
-    overrides: dict[str, object] = {}
-    if steps is not None:  # an explicit step count replaces a recipe's time budget
-        overrides["steps"] = steps
-        overrides["budget_minutes"] = None
-    if budget_minutes is not None:
-        overrides["budget_minutes"] = budget_minutes
-    if max_minutes is not None:
-        overrides["max_minutes"] = max_minutes
+    overrides = schedule_overrides(steps, budget_minutes, max_minutes)
     if overrides:
         cfg = replace(cfg, **overrides)
     root = resolve_data_dir(data_dir)

@@ -19,6 +19,7 @@ from tinycats.cli.common import (
     StepsOpt,
     console,
     resolve_data_dir,
+    schedule_overrides,
 )
 from tinycats.paths import runs_dir
 
@@ -42,14 +43,7 @@ def train_upscaler(
     from tinycats.upscaler.train import replace, train
 
     cfg = load_yaml(UpscalerConfig, config)
-    overrides: dict[str, object] = {}
-    if steps is not None:  # an explicit step count replaces a recipe's time budget
-        overrides["steps"] = steps
-        overrides["budget_minutes"] = None
-    if budget_minutes is not None:
-        overrides["budget_minutes"] = budget_minutes
-    if max_minutes is not None:
-        overrides["max_minutes"] = max_minutes
+    overrides = schedule_overrides(steps, budget_minutes, max_minutes)
     if overrides:
         cfg = replace(cfg, **overrides)
     root = resolve_data_dir(data_dir)

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tinycats.training.config import TrainLoopConfig
 from tinycats.upscaler.data import UpDataConfig
 from tinycats.upscaler.degrade import DegradeConfig
 from tinycats.upscaler.model import UNetConfig
 
 
 @dataclass
-class UpTrainConfig:
+class UpTrainConfig(TrainLoopConfig):
+    """The generator's loop settings with the upscaler's defaults."""
+
     batch_size: int = 16  # global batch
-    steps: int = 3000
     lr: float = 4e-4
-    warmup: int = 200
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    seed: int = 0
-    max_minutes: float | None = None  # stop (with a checkpoint) after this wall time
-    #: size the schedule to this many minutes of wall time on the machine that runs it
-    #: (training/loop.py: BudgetSizer); None: ``steps`` as written
-    budget_minutes: float | None = None
     budget_calibration_steps: int = 20
-    ckpt_every: int = 250
     sample_every: int = 1000
-    log_every: int = 25
-    threads: int | None = None  # torch CPU threads; None: torch's default
-    bf16: bool = True  # bf16 autocast on CUDA
-    #: bf16 autocast on a CPU with native bf16 (training/precision.py); fp32 elsewhere
-    cpu_bf16: bool = False
-    compile: bool = False
 
 
 @dataclass
