@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands
     from tinycats.generator.config import GeneratorConfig
     from tinycats.generator.crops import Crop
     from tinycats.runtime.sample import Generator, SamplerSettings
+    from tinycats.runtime.upscale import Upscaler
 
 DEFAULT_CONFIG = "configs/generator.yaml"
 
@@ -179,12 +180,58 @@ def _sample_in_chunks(gen: Generator, noise: np.ndarray, y: np.ndarray,
         for i in range(0, n, SAMPLE_CHUNK):
             k = len(noise[i:i + SAMPLE_CHUNK])
 
-            def step(_i: int, total: int, _x: np.ndarray, k: int = k) -> None:
-                bar.update(task, advance=k / total)
+            def step(j: int, total: int, _x: np.ndarray, k: int = k, i: int = i) -> None:
+                bar.update(task, completed=i + k * j / total)  # exact at the end, no float drift
 
             out.append(gen.sample(noise[i:i + SAMPLE_CHUNK], y[i:i + SAMPLE_CHUNK],
                                   steps=st.steps, cfg_scale=st.cfg_scale, solver=st.solver,
                                   shift=st.shift, callback=step))
+    return np.concatenate(out)
+
+
+def _pick_stages(gen: Generator, manifest: Path, size: int | None, variant: str | None
+                 ) -> Upscaler | None:
+    """The upscaler when ``size`` asks for it (default: whenever the manifest has one), in
+    ``variant`` if it has that file (it ships fp32 and fp16: an int8 generator runs with the
+    fp32 upscaler); None for the generator's own size."""
+    from tinycats.export import manifest as mf
+    from tinycats.runtime.limits import GenerateInputError
+    from tinycats.runtime.upscale import Upscaler, has_upscaler
+
+    if size == gen.size or (size is None and not has_upscaler(manifest)):
+        return None
+    if not has_upscaler(manifest):
+        raise GenerateInputError(f"--size must be {gen.size}: {manifest.parent} has no "
+                                 "upscaler (tinycats export upscaler adds one)")
+    files = mf.model_entry(mf.load(manifest), "upscaler")["files"]
+    up = Upscaler(manifest, variant if variant in files else None)
+    if up.cond_size != gen.size:
+        raise mf.ManifestError(f"{manifest}: the upscaler takes {up.cond_size} px images but "
+                               f"the generator draws {gen.size} px")
+    if size not in (None, up.size):
+        raise GenerateInputError(f"--size must be {gen.size} or {up.size}, got {size}")
+    return up
+
+
+def _upscale_in_chunks(up: Upscaler, x64: np.ndarray, seed: int) -> np.ndarray:
+    """The upscaler stage over SAMPLE_CHUNK cats at a time under its own progress bar."""
+    import numpy as np
+
+    from tinycats.runtime.upscale import upscale_noise
+
+    n = len(x64)
+    eps_c, noise = upscale_noise(seed, n, up.cond_size, up.size, up.channels)
+    out = []
+    with progress_bar(f"upscaling {n} cats to {up.size} px", n) as bar:
+        task = bar.task_ids[0]
+        for i in range(0, n, SAMPLE_CHUNK):
+            sl = slice(i, i + SAMPLE_CHUNK)
+            k = len(x64[sl])
+
+            def step(j: int, total: int, _x: np.ndarray, k: int = k, i: int = i) -> None:
+                bar.update(task, completed=i + k * j / total)  # exact at the end, no float drift
+
+            out.append(up.upscale(x64[sl], eps_c[sl], noise[sl], callback=step))
     return np.concatenate(out)
 
 
@@ -211,25 +258,33 @@ def generate(
     out_dir: Annotated[Path | None, typer.Option(help="Also write each cat as its own PNG here, "
                        "at the model's size unless --upscale is given.")] = None,
     upscale: Annotated[int | None, typer.Option(help=f"Smooth (Lanczos) upscale, 1 to "
-                       f"{MAX_UPSCALE}: of the grid (default 2) and, when given, of each "
-                       f"--out-dir image.")] = None,
+                       f"{MAX_UPSCALE}: of the grid (default 2 below 128 px, else 1) and, "
+                       f"when given, of each --out-dir image.")] = None,
     variant: Annotated[str | None, typer.Option(help="Model variant: fp32, fp16, int8.")
                        ] = None,
+    size: Annotated[int | None, typer.Option(help="Image side: the generator's (64) or, after "
+                    "its upscaler, twice that (128); default: the largest the models folder "
+                    "has.")] = None,
     model_dir: ModelDirOpt = None,
 ) -> None:
-    """Generate cats of a breed with the ONNX model (no torch needed)."""
+    """Generate cats of a breed with the ONNX models (no torch needed)."""
     from tinycats.grid import make_grid, to_uint8
     from tinycats.runtime.output import save_image_atomic
     from tinycats.runtime.sample import Generator, initial_noise
 
     if (breed is None) == (mix is None):
         raise fail("give exactly one of --breed or --mix")
-    grid_upscale = 2 if upscale is None else upscale
-    _check_generate_options(n=n, upscale=grid_upscale, steps=steps, cfg=cfg, solver=solver,
+    mdir = model_dir or shipped_models_dir()
+    if size is not None and size < 1:
+        raise fail(f"--size must be a positive number of pixels, got {size}")
+    _check_generate_options(n=n, upscale=1 if upscale is None else upscale, steps=steps, cfg=cfg, solver=solver,
                             shift=shift, seed=seed, output=output, out_dir=out_dir)
     mix_parts = _parse_mix(mix) if mix is not None else []
-    mdir = model_dir or shipped_models_dir()
     gen = Generator(mdir / "manifest.json", variant=variant)
+    up = _pick_stages(gen, mdir / "manifest.json", size, variant)
+    size = up.size if up is not None else gen.size
+    # the grid's cats at 128 px or more either way; a 128 px cat needs no resampling
+    grid_upscale = upscale if upscale is not None else (2 if size < 128 else 1)
     if breed is not None:
         y = gen.one_hot([gen.class_id(breed)] * n)
         what = breed
@@ -237,14 +292,16 @@ def generate(
         y = gen.mix({gen.class_id(name): w for name, w in mix_parts}, n)
         what = mix or ""
     st = gen.settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
-    _check_grid_side(n, gen.size, grid_upscale)
+    _check_grid_side(n, size, grid_upscale)
     x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
+    if up is not None:
+        x = _upscale_in_chunks(up, x, seed)
     imgs = to_uint8(x)
     save_image_atomic(make_grid(imgs), output, upscale=grid_upscale)
     if out_dir is not None:
         for i, im in enumerate(imgs):
             save_image_atomic(im, out_dir / f"cat-{seed}-{i:03d}.png", upscale=upscale or 1)
-    console.print(f"wrote {output} ({n} cats, {gen.variant}, seed {seed})")
+    console.print(f"wrote {output} ({n} cats at {size} px, {gen.variant}, seed {seed})")
 
 
 def export_generator_cmd(
@@ -400,15 +457,24 @@ def eval_generator(
 
 def export_golden(
     model_dir: ModelDirOpt = None,
-    out: Annotated[Path | None, typer.Option(help="JSON file (default: "
-                   "tests/golden/generator.json).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Folder for generator.json (and "
+                       "upscaler.json when the models include an upscaler); default: "
+                       "tests/golden.")] = None,
 ) -> None:
-    """Write golden vectors (noise, model outputs, Euler/Heun+CFG samples) for parity tests."""
-    from tinycats.export.golden import write_golden
+    """Write golden vectors (noise, model outputs, Euler/Heun+CFG samples, the upscaler stage)
+    for the Python and browser parity tests."""
+    from tinycats.export.golden import write_golden, write_upscaler_golden
+    from tinycats.runtime.upscale import has_upscaler
 
-    dest = out or repo_root() / "tests" / "golden" / "generator.json"
-    g = write_golden((model_dir or shipped_models_dir()) / "manifest.json", dest)
-    console.print(f"wrote {dest} ({dest.stat().st_size / 1e3:.0f} kB) for {g['model']['file']}")
+    dest = out_dir or repo_root() / "tests" / "golden"
+    manifest = (model_dir or shipped_models_dir()) / "manifest.json"
+    written = [(dest / "generator.json", write_golden(manifest, dest / "generator.json"))]
+    if has_upscaler(manifest):
+        written.append((dest / "upscaler.json",
+                        write_upscaler_golden(manifest, dest / "upscaler.json")))
+    for path, g in written:
+        console.print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB) for "
+                      f"{g['model']['file']}")
 
 
 def export_generator_int8(model_dir: ModelDirOpt = None) -> None:

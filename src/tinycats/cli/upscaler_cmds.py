@@ -89,7 +89,97 @@ def eval_upscaler(
         report.write_text(text + "\n")
 
 
+def eval_cascade(
+    model_dir: Annotated[Path | None, typer.Option(
+        "--model-dir", help="Folder with manifest.json + ONNX files (default: the shipped "
+        "models).")] = None,
+    data_dir: DataDirOpt = None,
+    n_per_breed: Annotated[int, typer.Option(help="Cats per breed (per seed).")] = 32,
+    seed: Annotated[list[int] | None, typer.Option(
+        "--seed", help="Base noise seed, repeatable (the generator evaluation's seeds). "
+        "Default 1234.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Upscaler sampler steps (default: "
+                     "manifest).")] = None,
+    s: Annotated[float | None, typer.Option("--s", help="Upscaler condition noise level "
+                 "(default: manifest).")] = None,
+    with_judge: Annotated[bool, typer.Option("--judge/--no-judge", help="Second breed judge.")
+                          ] = True,
+    report: Annotated[Path | None, typer.Option(help="Write the figures to this JSON file, and "
+                      "a bicubic-vs-upscaler grid beside it.")] = None,
+) -> None:
+    """The two stages at 128 px against the generator + bicubic upscaling: FID/KID against the
+    Oxford test face crops at 128 px, breed accuracy by the classifier and the second judge."""
+    from tinycats.cli.common import progress_bar
+    from tinycats.paths import shipped_models_dir
+    from tinycats.upscaler.cascade_eval import CascadeEvalConfig, evaluate_cascade
+
+    cfg = CascadeEvalConfig(n_per_breed=n_per_breed, seeds=tuple(seed or [1234]), steps=steps,
+                            s=s, judge=with_judge)
+    with progress_bar("evaluating", 1) as bar:
+        task = bar.task_ids[0]
+
+        def progress(stage: str, i: int, n: int) -> None:
+            bar.update(task, description=stage, completed=i, total=n)
+
+        figures, sets, labels = evaluate_cascade(model_dir or shipped_models_dir(),
+                                                 resolve_data_dir(data_dir), cfg,
+                                                 log=console.print, progress=progress)
+    text = json.dumps(figures, indent=2)
+    console.print(text)
+    if report is not None:
+        import numpy as np
+
+        from tinycats.grid import make_grid
+        from tinycats.runtime.output import save_image_atomic
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text + "\n")
+        first = [int(i) for b in sorted(set(labels.tolist())) for i in
+                 (labels == b).nonzero()[0][:2]]
+        # top row bicubic, bottom row the upscaler: two cats of every breed
+        grid = make_grid(np.concatenate([sets["bicubic"][first], sets["upscaler"][first]]),
+                         ncols=len(first))
+        save_image_atomic(grid, report.with_suffix(".png"))
+        console.print(f"wrote {report} and {report.with_suffix('.png')}")
+
+
+def export_upscaler_cmd(
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="ema.pt or last.pt (default: <data>/runs/upscaler/ema.pt).")] = None,
+    data_dir: DataDirOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Folder with the generator's manifest.json "
+                   "(default: the shipped models folder).")] = None,
+    variants: Annotated[str, typer.Option(help="Comma-separated: fp32,fp16.")] = "fp32,fp16",
+    steps: Annotated[int | None, typer.Option(help="Sampler steps written to the manifest "
+                     "(default: the recipe's).")] = None,
+    s: Annotated[float | None, typer.Option("--s", help="Condition noise level written to the "
+                 "manifest (default: the recipe's).")] = None,
+    solver: Annotated[str | None, typer.Option(help="euler or heun (default: the recipe's).")
+                      ] = None,
+) -> None:
+    """Export the upscaler's EMA weights to ONNX (fp32/fp16), parity-checked, as the manifest's
+    second stage."""
+    from tinycats.cli.common import fail
+    from tinycats.export.upscaler_onnx import export_upscaler
+    from tinycats.paths import shipped_models_dir
+
+    ck = checkpoint or runs_dir(resolve_data_dir(data_dir)) / "upscaler" / "ema.pt"
+    if not ck.exists():
+        raise fail(f"checkpoint {ck} does not exist; train first or pass --checkpoint")
+    dest = out or shipped_models_dir()
+    overrides = {k: v for k, v in {"steps": steps, "s": s, "solver": solver}.items()
+                 if v is not None}
+    entry = export_upscaler(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
+                            sampler=overrides)
+    for name, fe in entry["files"].items():
+        console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
+                      f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")
+    console.print(f"manifest: {dest / 'manifest.json'}")
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     train.command("upscaler")(train_upscaler)
     eval.command("upscaler")(eval_upscaler)
+    eval.command("cascade")(eval_cascade)
+    export.command("upscaler")(export_upscaler_cmd)

@@ -75,3 +75,50 @@ def write_golden(manifest_path: Path, out: Path) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(g, indent=1) + "\n")
     return g
+
+
+def make_upscaler_golden(manifest_path: Path, class_name: str = "Bengal") -> dict[str, Any]:
+    """The two-stage pipeline on fixed draws: the generator's Heun case above (the same seed,
+    class and settings) gives the 64 px image, then the upscaler runs at its manifest defaults
+    with the stage's own draws (runtime/upscale.py: upscale_noise)."""
+    from tinycats.runtime.upscale import Upscaler, upscale_noise
+
+    gen = Generator(manifest_path, variant="fp32")
+    up = Upscaler(manifest_path, variant="fp32")
+    cid = gen.class_id(class_name)
+    noise = initial_noise(GOLDEN_SEED, 1, gen.size, gen.channels)
+    shift = float(gen.sampler.get("shift", 1.0))
+    x64 = gen.sample(noise, gen.one_hot([cid]), steps=GOLDEN_STEPS, cfg_scale=GOLDEN_CFG,
+                     solver="heun", shift=shift)
+    eps_c, x0 = upscale_noise(GOLDEN_SEED, 1, up.cond_size, up.size, up.channels)
+    st = up.default_settings
+    cond = x64 + np.float32(st.s) * eps_c
+    call_out = up.denoise(x0, np.full((1,), 0.3, np.float32), cond,
+                          np.full((1,), st.s, np.float32))
+    return {
+        "about": "tinycats upscaler golden vectors: see docs/sampler.md ('The upscaler stage') "
+                 "and src/tinycats/export/golden.py",
+        "model": {"file": up.file_entry["file"], "sha256": up.file_entry["sha256"],
+                  "variant": "fp32"},
+        "seed": GOLDEN_SEED,
+        "base": {"class_id": cid, "steps": GOLDEN_STEPS, "cfg_scale": GOLDEN_CFG,
+                 "solver": "heun", "shift": shift, "noise": encode(noise),
+                 "final": encode(x64)},
+        "eps_c": encode(eps_c),
+        "noise": encode(x0),
+        "single_call": {"x": "noise", "t": 0.3, "cond": "base final + s * eps_c", "s": st.s,
+                        "out": encode(call_out)},
+        "sample": {"steps": st.steps, "solver": st.solver, "shift": st.shift, "s": st.s,
+                   "time_grid": time_grid(st.steps, st.shift),
+                   "final": encode(up.upscale(x64, eps_c, x0))},
+        "tolerance": {"max_abs": 2e-3,
+                      "why": "float32 kernels differ between runtimes; errors grow over both "
+                             "stages' steps"},
+    }
+
+
+def write_upscaler_golden(manifest_path: Path, out: Path) -> dict[str, Any]:
+    g = make_upscaler_golden(manifest_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(g, indent=1) + "\n")
+    return g

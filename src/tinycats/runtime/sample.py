@@ -51,6 +51,52 @@ def initial_noise(seed: int, n: int, size: int, channels: int = 3) -> np.ndarray
                                                        dtype=np.float32)
 
 
+def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """A CPU onnxruntime session for a verified model file (manifest.resolve_file)."""
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as err:  # a corrupt file that still matched? be clear, not a trace
+        raise mf.ModelIntegrityError(f"cannot load {path}: {err}") from err
+
+
+Velocity = Callable[[np.ndarray, float], np.ndarray]
+
+
+def integrate(velocity: Velocity, noise: np.ndarray, steps: int, solver: str, shift: float,
+              callback: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
+    """Euler or Heun from ``noise`` (t=0) to images (t=1) over the (shifted) grid; returns
+    (B, C, S, S) clipped to [-1, 1]. ``velocity(x, t)`` is the model's (guided) velocity; both
+    stages, the generator and the upscaler, run through here. Raises SampleError as soon as a
+    step yields NaN or inf."""
+    ts = time_grid(steps, shift)
+    x: np.ndarray = noise.astype(np.float32)
+    for i in range(steps):
+        t0, t1 = ts[i], ts[i + 1]
+        dt = np.float32(t1 - t0)
+        v1 = velocity(x, t0)
+        if solver == "heun" and t1 < 1.0:
+            v2 = velocity(x + dt * v1, t1)
+            x = x + dt * np.float32(0.5) * (v1 + v2)
+        else:
+            x = x + dt * v1
+        if not np.isfinite(x).all():
+            # np.clip keeps NaN and to_uint8 turns it into 0: a black image, not an error
+            raise SampleError(f"the sampler produced NaN or inf at step {i + 1} of "
+                              f"{steps}; nothing was written")
+        if callback is not None:
+            callback(i + 1, steps, x)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def x_to_velocity(out: np.ndarray, x_t: np.ndarray, t: np.ndarray, t_eps: float) -> np.ndarray:
+    """An x-prediction as a velocity: (x_hat - x_t) / max(1 - t, t_eps)."""
+    denom = np.maximum(1.0 - t, t_eps).astype(np.float32).reshape(-1, 1, 1, 1)
+    return (out - x_t) / denom
+
+
 class Generator:
     def __init__(self, manifest_path: Path, variant: str | None = None,
                  threads: int | None = None) -> None:
@@ -61,13 +107,7 @@ class Generator:
         self.variant = variant or self.entry.get("default_variant", "fp32")
         with mf.reading_entry(manifest_path, MODEL_KEY):
             self._read_entry(self.entry)
-        so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as err:  # a corrupt file that still matched? be clear, not a trace
-            raise mf.ModelIntegrityError(f"cannot load {path}: {err}") from err
+        self.session = open_session(path, threads)
 
     def _read_entry(self, e: dict[str, Any]) -> None:
         self.size = int(e["image_size"])
@@ -113,8 +153,7 @@ class Generator:
     def to_velocity(self, out: np.ndarray, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.prediction == "v":
             return out
-        denom = np.maximum(1.0 - t, self.t_eps).astype(np.float32).reshape(-1, 1, 1, 1)
-        return (out - x_t) / denom
+        return x_to_velocity(out, x_t, t, self.t_eps)
 
     def velocity(self, x: np.ndarray, t: float, y: np.ndarray, cfg_scale: float) -> np.ndarray:
         b = x.shape[0]
@@ -147,24 +186,8 @@ class Generator:
         ``callback(step, steps, x)`` runs after each step (progress bars, live previews).
         Raises SampleError as soon as a step yields NaN or inf."""
         st = self.settings(steps=steps, cfg_scale=cfg_scale, solver=solver, shift=shift)
-        ts = time_grid(st.steps, st.shift)
-        x: np.ndarray = noise.astype(np.float32)
-        for i in range(st.steps):
-            t0, t1 = ts[i], ts[i + 1]
-            dt = np.float32(t1 - t0)
-            v1 = self.velocity(x, t0, y, st.cfg_scale)
-            if st.solver == "heun" and t1 < 1.0:
-                v2 = self.velocity(x + dt * v1, t1, y, st.cfg_scale)
-                x = x + dt * np.float32(0.5) * (v1 + v2)
-            else:
-                x = x + dt * v1
-            if not np.isfinite(x).all():
-                # np.clip keeps NaN and to_uint8 turns it into 0: a black image, not an error
-                raise SampleError(f"the sampler produced NaN or inf at step {i + 1} of "
-                                  f"{st.steps}; nothing was written")
-            if callback is not None:
-                callback(i + 1, st.steps, x)
-        return np.clip(x, -1.0, 1.0).astype(np.float32)
+        return integrate(lambda x, t: self.velocity(x, t, y, st.cfg_scale), noise, st.steps,
+                         st.solver, st.shift, callback)
 
     def class_id(self, name: str) -> int:
         """A generatable class (breed or any_cat) by a leniently matched name."""
