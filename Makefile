@@ -37,8 +37,10 @@ test: lint typecheck pytest web-test
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow
 
+# the demo's grid goes where the CLI keeps its data, never into the checkout
+DEMO_OUT ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tinycats/demo/siamese.png
 demo: $(STAMP) web-build
-	$(VENV)/bin/tinycats generate --breed Siamese -n 16 --seed 7 -o demo-siamese.png
+	$(VENV)/bin/tinycats generate --breed Siamese -n 16 --seed 7 -o $(DEMO_OUT)
 	$(VENV)/bin/tinycats serve --dir $(WEB)/dist --port $(DEMO_PORT)
 
 clean:

@@ -277,8 +277,9 @@ def generate(
     mdir = model_dir or shipped_models_dir()
     if size is not None and size < 1:
         raise fail(f"--size must be a positive number of pixels, got {size}")
-    _check_generate_options(n=n, upscale=1 if upscale is None else upscale, steps=steps, cfg=cfg, solver=solver,
-                            shift=shift, seed=seed, output=output, out_dir=out_dir)
+    _check_generate_options(n=n, upscale=1 if upscale is None else upscale, steps=steps,
+                            cfg=cfg, solver=solver, shift=shift, seed=seed, output=output,
+                            out_dir=out_dir)
     mix_parts = _parse_mix(mix) if mix is not None else []
     gen = Generator(mdir / "manifest.json", variant=variant)
     up = _pick_stages(gen, mdir / "manifest.json", size, variant)
@@ -301,7 +302,8 @@ def generate(
     if out_dir is not None:
         for i, im in enumerate(imgs):
             save_image_atomic(im, out_dir / f"cat-{seed}-{i:03d}.png", upscale=upscale or 1)
-    console.print(f"wrote {output} ({n} cats at {size} px, {gen.variant}, seed {seed})")
+    cats = f"{n} cat" + ("s" if n != 1 else "")
+    console.print(f"wrote {output} ({cats} at {size} px, {gen.variant}, seed {seed})")
 
 
 def export_generator_cmd(
@@ -589,6 +591,37 @@ def bench_generator(
     console.print(table)
     console.print(f"default sampler: {sd['solver']}, {sd['default_steps']} steps, "
                   f"CFG {sd['default_cfg_scale']} (batch 2 per call)")
+    _bench_upscaler(mdir / "manifest.json", threads, images)
+
+
+def _bench_upscaler(manifest: Path, threads: int | None, images: int) -> None:
+    """Whole-cat time of the 64 px stage alone and with the upscaler, measured alternately in
+    the same run (a ratio that holds on the machine that printed it)."""
+    import statistics
+    import time
+
+    from tinycats.runtime.sample import Generator, initial_noise
+    from tinycats.runtime.upscale import Upscaler, has_upscaler, upscale_noise
+
+    if not has_upscaler(manifest):
+        return
+    gen, up = Generator(manifest, threads=threads), Upscaler(manifest, threads=threads)
+    base_s: list[float] = []
+    up_s: list[float] = []
+    for i in range(images + 1):  # the first round warms both sessions up, untimed
+        t0 = time.perf_counter()
+        x = gen.sample(initial_noise(i, 1, gen.size), gen.one_hot([0]))
+        t1 = time.perf_counter()
+        up.upscale(x, *upscale_noise(i, 1, up.cond_size, up.size))
+        t2 = time.perf_counter()
+        if i:
+            base_s.append(t1 - t0)
+            up_s.append(t2 - t1)
+    b, u = statistics.median(base_s), statistics.median(up_s)
+    st = up.default_settings
+    console.print(f"one cat, fp32: {gen.size} px {b:.2f} s; + upscaler to {up.size} px "
+                  f"{u:.2f} s ({st.solver}, {st.steps} steps); whole pipeline "
+                  f"{(b + u) / b:.2f}x the {gen.size} px cat")
 
 
 def pack_generator(
