@@ -126,7 +126,8 @@ def test_requantize_from_the_fp32_onnx(exported: tuple[Path, dict, object], tmp_
     manifest entry and parity updated, old metrics dropped; a changed fp32 file is refused."""
     import shutil
 
-    from tinycats.export.classifier_onnx import ExportError, requantize_classifier
+    from tinycats.export.classifier_onnx import requantize_classifier
+    from tinycats.export.onnx_common import ExportError
 
     out, _, _ = exported
     d = tmp_path / "m"

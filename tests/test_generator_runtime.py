@@ -13,8 +13,9 @@ import torch
 from tinycats.breeds import NULL_ID
 from tinycats.config import to_dict
 from tinycats.export import manifest as mf
-from tinycats.export.generator_onnx import ExportError, export_generator
+from tinycats.export.generator_onnx import export_generator
 from tinycats.export.golden import decode, make_golden
+from tinycats.export.onnx_common import ExportError
 from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.dit import DiTConfig, TinyDiT, one_hot

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tinycats.export.generator_onnx import ExportError, set_showcase
+from tinycats.export.generator_onnx import set_showcase
+from tinycats.export.onnx_common import ExportError
 from tinycats.paths import shipped_models_dir
 
 

@@ -92,6 +92,9 @@ between
 <!-- report:generator -->
 <!-- /report:generator -->
 
+<!-- report:upscaler -->
+<!-- /report:upscaler -->
+
 <!-- report:speed -->
 old speed
 <!-- /report:speed -->
@@ -257,6 +260,28 @@ def test_speed_table_adds_cli_rows_names_the_machine_and_flags_stale_files() -> 
 
 
 # -- provenance --------------------------------------------------------------------------------
+def test_upscaler_table_bicubic_against_the_model_on_real_and_generated_cats() -> None:
+    real = {"n": 631, "sampler": {"steps": 4, "s": 0.05, "solver": "heun"},
+            "bicubic": {"psnr_db": 27.1234, "fid": 80.04},
+            "model": {"psnr_db": 26.5, "fid": 40.0}}
+    figs = {"classifier": {"mean": 0.7, "min": 0.4}, "fid": 150.0, "kid": 0.1,
+            "judge": {"on_samples": {"mean": 0.72, "min": 0.38}}}
+    cascade = {"settings": {"seeds": [1234, 99]}, "n_samples": 768, "n_real": 631,
+               "base_64": {"classifier": {"mean": 0.735, "min": 0.383}},
+               "bicubic": figs, "upscaler": {**figs, "fid": 90.0}}
+    md = rp.upscaler_table([rp.Measured("upscaler.json", real, "2026-12-06", MACHINE),
+                            rp.Measured("cascade.json", cascade, "2026-12-06", MACHINE)],
+                           {"models": {"upscaler": {"model": {"params": 1668660}}}})
+    rows = rows_of(md)
+    assert rows[0] == ["real test faces, 64 px → 128 px, bicubic", "27.12", "80.0", "", "", ""]
+    assert rows[1][:3] == ["real test faces, 64 px → 128 px, upscaler", "26.50", "40.0"]
+    assert rows[2][2:] == ["150.0", "0.100", "70.0% / 40.0%", "72.0% / 38.0%"]
+    assert rows[3][0].endswith("upscaler") and rows[3][2] == "90.0"
+    assert "1.67M parameters" in md and "2026-12-06, " + MACHINE in md
+    assert "73.5% / 38.3% breed accuracy" in md and "tinycats eval cascade" in md
+    assert rp.upscaler_table([]).startswith("**Upscaler**: no upscaler figures")
+
+
 def test_provenance_own_fields_then_a_record_of_these_exact_bytes(tmp_path: Path) -> None:
     raw = b'{"a": 1}'
     rec = {"x.json": {"sha256": rp.sha256_bytes(raw), "date": "2026-11-30", "machine": "M"}}

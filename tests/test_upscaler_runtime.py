@@ -14,8 +14,9 @@ import torch
 
 from tinycats.config import to_dict
 from tinycats.export import manifest as mf
-from tinycats.export.generator_onnx import ExportError, export_generator
+from tinycats.export.generator_onnx import export_generator
 from tinycats.export.golden import decode, make_upscaler_golden
+from tinycats.export.onnx_common import ExportError
 from tinycats.export.upscaler_onnx import export_upscaler
 from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig

@@ -1,9 +1,10 @@
 """The README's results tables, made from the measured JSON in ``reports/`` (``tinycats report``).
 
-Three tables, each between a pair of marker comments in README.md::
+Four tables, each between a pair of marker comments in README.md::
 
     <!-- report:classifier -->  ...  <!-- /report:classifier -->
     <!-- report:generator -->   ...  <!-- /report:generator -->
+    <!-- report:upscaler -->    ...  <!-- /report:upscaler -->
     <!-- report:speed -->       ...  <!-- /report:speed -->
 
 Inputs (all optional except the classifier and generator reports):
@@ -17,6 +18,8 @@ Inputs (all optional except the classifier and generator reports):
   other settings, e.g. ``--only generate --generator-variant int8``): rows added below;
 - ``reports/cli-bench.json``: native onnxruntime timings, ``{"command", "when", "machine",
   "rows": [{"model", "variant", "batch", "median_ms", "p90_ms"?, "image_s"?}]}``;
+- ``reports/upscaler.json`` (``tinycats eval upscaler``) and ``reports/cascade.json``
+  (``tinycats eval cascade``): the 64 -> 128 px stage against bicubic upscaling;
 - ``reports/machines.json``: when and on what machine a report was measured, for reports that do
   not say so themselves: ``{"reports": {"<file>": {"sha256", "date", "machine", "command"?}}}``.
   A record counts only while the file's sha256 matches it, so a re-measured report never inherits
@@ -41,15 +44,19 @@ from typing import Any
 from tinycats.breeds import BREEDS
 from tinycats.errors import TinycatsError
 
-SECTIONS = ("classifier", "generator", "speed")
+SECTIONS = ("classifier", "generator", "upscaler", "speed")
 MACHINES_FILE = "machines.json"
 WEB_BENCH_FILE = "web-bench.json"
 CLI_BENCH_FILE = "cli-bench.json"
+UPSCALER_FILE = "upscaler.json"
+CASCADE_FILE = "cascade.json"
 DEFAULT_COMMANDS = {
     "classifier": "tinycats eval classifier",
     "generator": "tinycats eval generator",
     "web": "cd web && node scripts/bench.mjs --json ../reports/web-bench.json",
     "cli": "tinycats bench generator",
+    "upscaler": "tinycats eval upscaler --report reports/upscaler.json",
+    "cascade": "tinycats eval cascade --seed 1234 --seed 99 --report reports/cascade.json",
 }
 NEAR_COPY = ("Near-copies: samples closer to a training crop (or its mirror image) than the 5th "
              "percentile of the real test crops")
@@ -82,6 +89,7 @@ class Inputs:
     web: list[Measured] = field(default_factory=list)  # web-bench.json, then web-bench-*.json
     cli: Measured | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    upscaler: list[Measured] = field(default_factory=list)  # upscaler.json, cascade.json
 
 
 def sha256_bytes(raw: bytes) -> str:
@@ -149,6 +157,8 @@ def command_for(name: str) -> str:
         return DEFAULT_COMMANDS["web"].replace(WEB_BENCH_FILE, name)
     if name == CLI_BENCH_FILE:
         return DEFAULT_COMMANDS["cli"]
+    if name in (UPSCALER_FILE, CASCADE_FILE):
+        return DEFAULT_COMMANDS[name.removesuffix(".json")]
     m = re.fullmatch(r"generator(?:-(\w+))?\.json", name)
     if m:
         return DEFAULT_COMMANDS["generator"] + (f" --variant {m[1]}" if m[1] else "")
@@ -192,7 +202,10 @@ def collect(reports: Path, manifest_path: Path) -> Inputs:
     return Inputs(classifier=read_report(reports, "classifier.json", records),
                   generator=[read_report(reports, n, records) for n in generator_names(reports)],
                   web=[read_report(reports, n, records) for n in web], cli=cli,
-                  manifest=manifest)
+                  manifest=manifest,
+                  upscaler=[read_report(reports, n, records) for n in (UPSCALER_FILE,
+                                                                         CASCADE_FILE)
+                            if (reports / n).exists()])
 
 
 # -- formatting --------------------------------------------------------------------------------
@@ -539,11 +552,59 @@ def speed_table(web: list[Measured], cli: Measured | None,
     return "\n".join(lines)
 
 
+# -- upscaler ----------------------------------------------------------------------------------
+def upscaler_rows(real: dict[str, Any] | None, cascade: dict[str, Any] | None
+                  ) -> list[list[str]]:
+    """Real test faces (downscaled and upscaled back) and generated cats, bicubic vs model."""
+    rows = []
+    for key, name in (("bicubic", "bicubic"), ("model", "upscaler")):
+        if real and key in real:
+            r = real[key]
+            rows.append([f"real test faces, 64 px → 128 px, {name}", num(r.get("psnr_db"), 2),
+                         num(r.get("fid"), 1), "", "", ""])
+    for key in ("bicubic", "upscaler"):
+        if cascade and key in cascade:
+            c = cascade[key]
+            rows.append([f"generated cats, 64 px → 128 px, {key}", "", num(c.get("fid"), 1),
+                         num(c.get("kid"), 3), mean_min(c.get("classifier")),
+                         mean_min((c.get("judge") or {}).get("on_samples"))])
+    return rows
+
+
+def upscaler_table(reps: list[Measured], manifest: dict[str, Any] | None = None) -> str:
+    """The 64 -> 128 px stage against bicubic upscaling, when reports/ holds its figures."""
+    if not reps:
+        return "**Upscaler**: no upscaler figures in reports/ yet."
+    by = {m.name: m.data for m in reps}
+    real, cascade = by.get(UPSCALER_FILE), by.get(CASCADE_FILE)
+    params = (manifest or {}).get("models", {}).get("upscaler", {}).get("model", {}).get("params")
+    head = provenance_words(reps, lambda m: f"`reports/{m.name}`")
+    sources = "; ".join(f"`{m.cmd}`" for m in reps)
+    what = f"U-Net, {params / 1e6:.2f}M parameters" if params else "U-Net"
+    caption = f"**Upscaler** (64 → 128 px, {what}; {head}). {sources}."
+    if real:
+        sp = real.get("sampler", {})
+        caption += (f" Real: {real.get('n')} Oxford test face crops, downscaled to 64 px and "
+                    f"upscaled back, sampler {sp.get('solver')} {sp.get('steps')} steps, "
+                    f"s {sp.get('s')}.")
+    if cascade:
+        st = cascade.get("settings", {})
+        caption += (f" Generated: {cascade.get('n_samples')} cats of the shipped generator "
+                    f"(seeds {', '.join(map(str, st.get('seeds', [])))}), FID/KID against "
+                    f"{cascade.get('n_real')} test face crops at 128 px; their 64 px originals: "
+                    f"{mean_min((cascade.get('base_64') or {}).get('classifier'))} breed "
+                    "accuracy.")
+    header = ["128 px images", "PSNR (dB)", "FID", "KID", "breed accuracy (mean / min)",
+              "second judge (mean / min)"]
+    return "\n".join([caption, "", *table(header, upscaler_rows(real, cascade))])
+
+
 # -- README ------------------------------------------------------------------------------------
 def render(inputs: Inputs) -> dict[str, str]:
-    """The three tables' markdown, by section name."""
+    """The tables' markdown, by section name."""
     return {"classifier": classifier_table(inputs.classifier, inputs.manifest),
             "generator": generator_table(inputs.generator, inputs.manifest),
+            "upscaler": upscaler_table(inputs.upscaler, inputs.manifest),
             "speed": speed_table(inputs.web, inputs.cli, inputs.manifest)}
 
 

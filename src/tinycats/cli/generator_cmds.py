@@ -482,7 +482,7 @@ def export_golden(
 def export_generator_int8(model_dir: ModelDirOpt = None) -> None:
     """Rebuild the exported generator's int8 file from its fp32 ONNX (smoothed activations,
     per-channel 7-bit weights; no checkpoint needed) and update the manifest."""
-    from tinycats.export.int8_generator import requantize
+    from tinycats.export.generator_int8 import requantize
 
     entry = requantize(model_dir or shipped_models_dir())
     fe = entry["files"]["int8"]

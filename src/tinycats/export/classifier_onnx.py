@@ -29,17 +29,12 @@ from torch import nn
 from tinycats.breeds import CLASSIFIER_LABELS, OTHER_ID
 from tinycats.classifier.model import EfficientNetLite
 from tinycats.data.augment import MEAN, SCALE, STD
-from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
+from tinycats.export.onnx_common import OPSET, ExportError
 from tinycats.runtime.classify import OTHER_THRESHOLD
 
-OPSET = 20  # loads in onnxruntime-web 1.30 (see shared/STACK.md)
 FP32_NAME = "classifier-fp32.onnx"
 INT8_NAME = "classifier-int8.onnx"
-
-
-class ExportError(TinycatsError):
-    pass
 
 
 class _ProbsAndCam(nn.Module):

@@ -1,5 +1,5 @@
 """Generator export: one denoiser step as ONNX, in fp32, fp16 (for WebGPU) and int8
-(``int8_generator``).
+(``generator_int8``).
 
 The graph is the network only: inputs ``x`` (B,3,S,S), ``t`` (B,), ``y`` (B,K) class weights;
 output ``out`` (B,3,S,S), with a dynamic batch axis. The sampling loop and classifier-free
@@ -18,19 +18,14 @@ import numpy as np
 import torch
 
 from tinycats.breeds import GENERATOR_CLASSES, NULL_ID
-from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
-from tinycats.export.int8_generator import to_int8
+from tinycats.export.generator_int8 import to_int8
+from tinycats.export.onnx_common import OPSET, ExportError, fixed_input, to_fp16
 from tinycats.generator.config import GeneratorConfig, config_from_checkpoint
 from tinycats.generator.dit import TinyDiT
 from tinycats.generator.flow import T_EPS
 
-OPSET = 20
 VARIANTS = ("fp32", "fp16", "int8")
-
-
-class ExportError(TinycatsError):
-    pass
 
 
 def export_fp32(model: TinyDiT, path: Path) -> Path:
@@ -51,30 +46,6 @@ def export_fp32(model: TinyDiT, path: Path) -> Path:
         raise ExportError("torch.onnx.export returned nothing")
     prog.save(str(path), external_data=False)
     return path
-
-
-def to_fp16(fp32: Path, out: Path) -> Path:
-    """fp16 weights and compute, float32 inputs/outputs (the runtimes feed float32 either way)."""
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    m = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True)
-    onnx.save(m, str(out))
-    return out
-
-
-def fixed_input(size: int, channels: int, num_classes: int, batch: int = 4, seed: int = 0
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parity checks' input: seeded noise, t from 0.05 to 0.95, one class per row and the
-    null class in the last."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
-    t = np.linspace(0.05, 0.95, batch, dtype=np.float32)
-    y = np.zeros((batch, num_classes), dtype=np.float32)
-    y[np.arange(batch), np.arange(batch) % num_classes] = 1.0
-    y[-1] = 0.0
-    y[-1, NULL_ID] = 1.0
-    return x, t, y
 
 
 def parity(model: TinyDiT, cfg: GeneratorConfig, path: Path) -> dict[str, float]:

@@ -20,7 +20,7 @@ from torch import nn
 
 from tinycats.config import ConfigError
 from tinycats.export import manifest as mf
-from tinycats.export.generator_onnx import OPSET, ExportError, to_fp16
+from tinycats.export.onnx_common import OPSET, ExportError, to_fp16
 from tinycats.generator.flow import T_EPS
 from tinycats.upscaler.config import UpscalerConfig
 from tinycats.upscaler.model import UpscalerUNet

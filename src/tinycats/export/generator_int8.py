@@ -159,7 +159,7 @@ def requantize(model_dir: Path) -> dict[str, Any]:
     reports are then stale: measure with ``tinycats eval generator --variant int8``."""
     import onnxruntime as ort
 
-    from tinycats.export.generator_onnx import fixed_input  # imports this module: not at the top
+    from tinycats.export.onnx_common import fixed_input
 
     man = model_dir / mf.MANIFEST_NAME
     entry = mf.model_entry(mf.load(man), "generator")
