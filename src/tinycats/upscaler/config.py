@@ -22,12 +22,12 @@ class UpTrainConfig(TrainLoopConfig):
 
 @dataclass
 class UpSamplerDefaults:
-    steps: int = 6
+    steps: int = 2
     solver: str = "heun"
     shift: float = 1.0
     #: the condition's noise level at sampling (cascaded diffusion's augmentation level):
     #: chosen by measurement (upscaler/evaluate.py), within the training range [0, s_max]
-    s: float = 0.05
+    s: float = 0.0
     cfg_scale: float = 1.0  # > 1 only for a breed-conditioned model
 
 

@@ -32,9 +32,9 @@ from tinycats.upscaler.sample import as_solver, sample_upscale
 
 @dataclass
 class UpEvalConfig:
-    steps: int = 6
+    steps: int = 2
     #: the condition's noise level at sampling (a knob: sweep it with this evaluation)
-    s: float = 0.05
+    s: float = 0.0
     solver: str = "heun"
     shift: float = 1.0
     batch: int = 32
