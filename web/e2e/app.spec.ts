@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { builtManifest, canvasPixels, FIXTURES, REPO, shot, WEB } from './util';
 
 const m = builtManifest();
 const hasClassifier = !!m?.models.classifier;
 const hasGenerator = !!m?.models.generator;
+const hasUpscaler = hasGenerator && !!m?.models.upscaler;
 const standIn = JSON.stringify(m?.models.classifier?.metrics ?? {}).includes('stand-in');
 // engine checks that need some model: the classifier's page when there is one, else the generator's
 const any = hasClassifier ? { page: 'classify', model: 'classifier' } : { page: 'generate', model: 'generator' };
@@ -158,7 +159,8 @@ test.describe('generate', () => {
   });
 
   test('batch grid, breed mix, classifier badge, live preview, PNG download', async ({ page }) => {
-    await page.goto('#/generate?breed=bengal&mix=persian&a=0.3&steps=6&n=4');
+    const base = m!.models.generator!.image_size;
+    await page.goto(`#/generate?breed=bengal&mix=persian&a=0.3&steps=6&n=4&size=${base}`);
     await expect(page.getByTestId('mix-slider')).toBeVisible();
     await expect(page.getByTestId('gen-ms')).toBeVisible();
     for (let i = 1; i < 4; i++) await expect(page.getByTestId(`generated-${i}`)).toBeVisible();
@@ -171,7 +173,7 @@ test.describe('generate', () => {
     await expect(watcher).toBeVisible();
     steps.push((await watcher.textContent()) ?? '');
     await expect(page.getByTestId('gen-ms')).toBeVisible();
-    expect(steps[0]).toMatch(/Step \d+ \/ 6/);
+    expect(steps[0]).toMatch(new RegExp(`^${base} px cat: step \\d+ / 6$`));
     const download = page.waitForEvent('download');
     await page.getByTestId('download-0').click();
     const d = await download;
@@ -187,30 +189,134 @@ test.describe('generate', () => {
     const { goldenCases } = await import('./golden');
     const cases = goldenCases(readFileSync(goldenPath, 'utf8'), m!.models.generator!);
     test.skip(cases.length === 0, 'golden vectors have no final image this test can use');
-    for (const c of cases) {
-      await page.goto(`#/generate?${c.query}`);
-      await expect(page.getByTestId('generate')).toBeEnabled();
-      await expect(page.getByTestId('gen-ms')).toBeVisible(); // the auto-run with the seeded noise
-      await page.evaluate((n) => {
-        (window as unknown as { __tinycatsNoise?: Float32Array }).__tinycatsNoise = new Float32Array(n);
-      }, c.noise);
-      await page.getByTestId('generate').click();
-      await expect(page.getByTestId('generate')).toBeEnabled();
-      await expect(page.getByTestId('gen-ms')).toBeVisible();
-      const px = await canvasPixels(page, 'generated');
-      let max = 0;
-      let sum = 0;
-      for (let i = 0; i < c.expected.length; i++) {
-        const d = Math.abs(px[Math.floor(i / 3) * 4 + (i % 3)]! - c.expected[i]!);
-        max = Math.max(max, d);
-        sum += d;
-      }
-      console.log(`golden ${c.name}: max |diff| ${max}, mean ${(sum / c.expected.length).toFixed(3)} (pixel levels)`);
-      expect(sum / c.expected.length, c.name).toBeLessThan(0.05);
-      expect(max, c.name).toBeLessThanOrEqual(c.maxLevels);
-    }
+    for (const c of cases) await expectGoldenPixels(page, c);
   });
 });
+
+test.describe('generate at 128 px (generator + upscaler)', () => {
+  test.skip(!hasUpscaler, 'no upscaler exported yet');
+
+  test('both stages in the live preview, a breed mix, a 128 px download, and back to 64 px', async ({ page }) => {
+    const base = m!.models.generator!.image_size;
+    const up = m!.models.upscaler!;
+    // every step event the generator's worker sends (the page may draw fewer: React can merge
+    // updates that arrive close together)
+    await page.addInitScript(() => {
+      type Step = { stage: string; step: number; total: number; size: number; preview: number };
+      const w = window as unknown as { __steps: Step[] };
+      w.__steps = [];
+      const Base = window.Worker;
+      window.Worker = class extends Base {
+        override set onmessage(fn: ((e: MessageEvent) => void) | null) {
+          super.onmessage = (e: MessageEvent) => {
+            const d = e.data as { type?: string; event?: { stage: string; step: number; total: number; size: number; x?: Float32Array } };
+            if (d.type === 'step' && d.event) w.__steps.push({ stage: d.event.stage, step: d.event.step, total: d.event.total, size: d.event.size, preview: d.event.x?.length ?? 0 });
+            fn?.(e);
+          };
+        }
+      };
+    });
+    // no size in the link: 128 px is the default when there is an upscaler
+    await page.goto('#/generate?breed=bengal&mix=persian&a=0.3&steps=4&solver=euler&n=1');
+    await expect(page.getByTestId('size-toggle').locator('input')).toBeChecked();
+    await expect(page).toHaveURL(new RegExp(`size=${up.image_size}`));
+    await expect(page.getByTestId('generate')).toBeEnabled();
+    await expect(page.getByTestId('upscaler-ready')).toContainText('sha256 ok');
+    // the progress line and the first canvas, as drawn during one generation
+    await page.evaluate(() => {
+      const seen: { text: string; width: number }[] = [];
+      (window as unknown as { __seen: typeof seen; __steps: unknown[] }).__seen = seen;
+      (window as unknown as { __steps: unknown[] }).__steps.length = 0;
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-testid="gen-progress"]')?.textContent ?? '';
+        const width = (document.querySelector('[data-testid="generated"]') as HTMLCanvasElement | null)?.width ?? 0;
+        const prev = seen[seen.length - 1];
+        if (text && (prev?.text !== text || prev.width !== width)) seen.push({ text, width });
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('gen-ms')).toBeVisible();
+    const { seen, steps } = await page.evaluate(() => {
+      const w = window as unknown as { __seen: { text: string; width: number }[]; __steps: { stage: string; step: number; total: number; size: number; preview: number }[] };
+      return { seen: w.__seen, steps: w.__steps };
+    });
+    // the messages: the 4 base steps at 64 px, every one with a preview (its last, the finished
+    // 64 px cat, stays up while the upscaler starts), then the upscaler's steps at 128 px with its
+    // estimate as a preview, except the last (the result)
+    const n = up.sampler.default_steps;
+    const px = (size: number) => 3 * size * size;
+    expect(steps).toEqual([
+      ...[1, 2, 3, 4].map((step) => ({ stage: 'base', step, total: 4, size: base, preview: px(base) })),
+      ...Array.from({ length: n }, (_, i) => ({ stage: 'upscale', step: i + 1, total: n, size: up.image_size, preview: i + 1 < n ? px(up.image_size) : 0 })),
+    ]);
+    // on the page: the 64 px preview with its progress line (it stays up for the upscaler's first
+    // step; the upscaler's own lines can be merged away when its steps are quick)
+    expect(seen.some((s) => s.text.startsWith(`${base} px cat: step`) && s.width === base)).toBe(true);
+
+    const canvas = page.getByTestId('generated');
+    expect(await canvas.evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([up.image_size, up.image_size]);
+    const pixels = await canvasPixels(page, 'generated');
+    expect(pixels.some((v, i) => i % 4 !== 3 && v !== 0)).toBe(true);
+    await shot(page, 'generate-128');
+
+    const download = page.waitForEvent('download');
+    await page.getByTestId('download-0').click();
+    const d = await download;
+    expect(d.suggestedFilename()).toMatch(new RegExp(`^tinycats-bengal-persian30-seed\\d+-4euler-cfg[\\d.]+-${up.image_size}px\\.png$`));
+    const png = readFileSync((await d.path())!);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([up.image_size, up.image_size]);
+
+    // switched off: the link says 64 and the next cat is 64 px
+    await page.getByTestId('size-toggle').locator('input').uncheck();
+    await expect(page).toHaveURL(new RegExp(`size=${base}`));
+    await page.getByTestId('generate').click();
+    await expect(page.getByTestId('generate')).toBeEnabled();
+    await expect(page.getByTestId('gen-ms')).toBeVisible();
+    expect(await canvas.evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([base, base]);
+  });
+
+  test('a link asking for a size the models do not make is told so', async ({ page }) => {
+    await page.goto('#/generate?breed=bengal&size=512');
+    await expect(page.getByTestId('link-notes')).toContainText(`size=512: must be ${m!.models.generator!.image_size} or ${m!.models.upscaler!.image_size}`);
+    await expect(page.getByTestId('size-toggle').locator('input')).toBeChecked();
+  });
+
+  test('matches the Python runtime on the golden noise, both stages', async ({ page }) => {
+    const goldenPath = resolve(REPO, 'tests/golden/upscaler.json');
+    test.skip(!existsSync(goldenPath), 'no golden vectors yet (tests/golden/upscaler.json)');
+    const { upscalerGoldenCase } = await import('./golden');
+    const c = upscalerGoldenCase(readFileSync(goldenPath, 'utf8'), m!.models.generator!, m!.models.upscaler!);
+    test.skip('skip' in c, 'skip' in c ? c.skip : '');
+    if (!('skip' in c)) await expectGoldenPixels(page, c);
+  });
+});
+
+/** Open the case's settings, give the page the case's noise stream, generate, and compare the
+ * first canvas with Python's pixels (mean and max difference in pixel levels). */
+async function expectGoldenPixels(page: Page, c: import('./golden').GoldenCase) {
+  await page.goto(`#/generate?${c.query}`);
+  await expect(page.getByTestId('generate')).toBeEnabled();
+  await expect(page.getByTestId('gen-ms')).toBeVisible(); // the auto-run with the seeded noise
+  await page.evaluate((n) => {
+    (window as unknown as { __tinycatsNoise?: Float32Array }).__tinycatsNoise = new Float32Array(n);
+  }, c.noise);
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('generate')).toBeEnabled();
+  await expect(page.getByTestId('gen-ms')).toBeVisible();
+  expect(await page.getByTestId('generated').evaluate((el: HTMLCanvasElement) => el.width), c.name).toBe(c.size);
+  const px = await canvasPixels(page, 'generated');
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < c.expected.length; i++) {
+    const d = Math.abs(px[Math.floor(i / 3) * 4 + (i % 3)]! - c.expected[i]!);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  console.log(`golden ${c.name}: max |diff| ${max}, mean ${(sum / c.expected.length).toFixed(3)} (pixel levels)`);
+  expect(sum / c.expected.length, c.name).toBeLessThan(0.05);
+  expect(max, c.name).toBeLessThanOrEqual(c.maxLevels);
+}
 
 test.describe('served by `tinycats serve`', () => {
   const tinycats = resolve(REPO, '.venv/bin/tinycats');

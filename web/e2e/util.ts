@@ -13,6 +13,7 @@ interface BuiltManifest {
   models: {
     classifier?: { labels: { key: string; display: string }[]; metrics?: Record<string, unknown> };
     generator?: { image_size: number; classes: { key: string; display: string }[]; null_class: number; sampler: { shift: number } };
+    upscaler?: { image_size: number; cond_size: number; sampler: { default_steps: number; solver: string; shift: number; s: number } };
   };
 }
 

@@ -3,6 +3,9 @@
 //
 //   - classify: one image, median/p90 latency after warm-up (Benchmark page, default variant)
 //   - generate: one 64x64 cat at the manifest's default settings (steps, solver, guidance)
+//   - upscale (when the manifest has an upscaler): one 128x128 cat, generator then upscaler at
+//     their defaults; each timed run also times its 64 px stage alone, so both figures and their
+//     ratio come from the same runs (WASM, 2 threads unless --threads says otherwise)
 //   - page ready with the models cached: navigation start -> the page's models loaded
 //
 // Runs Debian's Chromium (WASM backend, as many threads as the page gets) against `vite preview`
@@ -11,9 +14,9 @@
 // "Page ready" is the page's own model: the classifier on Classify, the generator on Generate
 // (the classifier for the badges starts after it; its time is printed too, not a target).
 // Options: --runs N, --warmup N, --gen-runs N, --ready-runs N, --check (exit 1 when a figure misses
-// its target), --json FILE, --threads N, --variant V (both models), --classifier-variant V,
-// --generator-variant V, --opt LEVEL (session graph optimisation, both models), --only
-// classify,generate,ready (a subset). Defaults: the app's own choices.
+// its target), --json FILE, --threads N, --variant V (all models), --classifier-variant V,
+// --generator-variant V, --upscaler-variant V, --opt LEVEL (session graph optimisation, all
+// models), --only classify,generate,upscale,ready (a subset). Defaults: the app's own choices.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -36,9 +39,11 @@ const JSON_OUT = opt('--json', resolve(WEB, 'test-results/bench.json'));
 const PORT = Number(opt('--port', 4175));
 const THREADS = opt('--threads', ''); // default: the app's (min(4, cores) when isolated)
 const VARIANT = opt('--variant', ''); // default: the app's choice for WASM
-const VARIANTS = { classifier: opt('--classifier-variant', VARIANT), generator: opt('--generator-variant', VARIANT) };
+const VARIANTS = { classifier: opt('--classifier-variant', VARIANT), generator: opt('--generator-variant', VARIANT), upscaler: opt('--upscaler-variant', VARIANT) };
+// the two-stage figures are compared at a fixed thread count: 2, the machine the targets are set for
+const UPSCALE_THREADS = THREADS || '2';
 const OPT = opt('--opt', ''); // default: the app's (engine/manifest.ts: optimizationFor)
-const ONLY = new Set(opt('--only', 'classify,generate,ready').split(','));
+const ONLY = new Set(opt('--only', 'classify,generate,upscale,ready').split(','));
 const TARGETS = { classifyMs: 25, generateMs: 2000, readyMs: 1000 };
 
 if (!existsSync(resolve(WEB, 'dist/index.html'))) {
@@ -84,10 +89,10 @@ page.on('pageerror', (e) => console.error('page error:', e.message));
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
 const loadBefore = load();
 
-async function benchPage(model, runs, warmup) {
+async function benchPage(model, runs, warmup, threads = THREADS) {
   await page.goto('about:blank');
   const v = VARIANTS[model];
-  const extra = `${THREADS ? `&threads=${THREADS}` : ''}${v ? `&variant=${v}` : ''}${OPT ? `&opt=${OPT}` : ''}`;
+  const extra = `${threads ? `&threads=${threads}` : ''}${v ? `&variant=${v}` : ''}${OPT ? `&opt=${OPT}` : ''}`;
   await page.goto(`${base}#/benchmark?model=${model}&runs=${runs}&warmup=${warmup}${extra}&auto=1`);
   await page.waitForFunction(() => (window.__tinycatsBench?.length ?? 0) > 0, null, { timeout: 600_000, polling: 500 });
   return (await page.evaluate(() => window.__tinycatsBench))[0];
@@ -152,11 +157,25 @@ if (manifest.models.generator && ONLY.has('generate')) {
     `generate (${r.unit}; ${r.variant}, opt ${r.optimization}, ${r.backend} ${r.threads} thread(s)): median ${(r.latencyMs.median / 1000).toFixed(3)} s, p90 ${(r.latencyMs.p90 / 1000).toFixed(3)} s, ${r.runs} runs after ${r.warmup} warm-up [target <= ${TARGETS.generateMs / 1000} s: ${verdict(ok)}]`,
   );
 }
+if (manifest.models.generator && manifest.models.upscaler && ONLY.has('upscale')) {
+  const r = await benchPage('upscaler', GEN_RUNS, 2, UPSCALE_THREADS);
+  result.upscale = r;
+  const b = r.base;
+  const small = manifest.models.generator.image_size;
+  const big = manifest.models.upscaler.image_size;
+  const s = (ms) => `${(ms / 1000).toFixed(3)} s`;
+  lines.push(
+    `upscale (${r.unit}; generator ${b.variant} opt ${b.optimization} + upscaler ${r.variant} opt ${r.optimization}, ${r.backend} ${r.threads} thread(s)), per cat, the same ${r.runs} runs after ${r.warmup} warm-up:` +
+      `\n      ${small} px stage alone: median ${s(b.latencyMs.median)}, p90 ${s(b.latencyMs.p90)}` +
+      `\n      ${small} px + upscaler to ${big} px: median ${s(r.latencyMs.median)}, p90 ${s(r.latencyMs.p90)}` +
+      `\n      ratio (median ${big} px / median ${small} px): ${b.ratio.toFixed(2)}x`,
+  );
+}
 result.ready = {};
 const q = (m) => (VARIANTS[m] ? `variant=${VARIANTS[m]}&` : '');
 for (const [name, hash, models, after] of [
   ['classify', `#/classify`, ['classifier'], []],
-  ['generate', `#/generate?${q('generator')}`.replace(/[?&]$/, ''), ['generator'], ['classifier']],
+  ['generate', `#/generate?${q('generator')}`.replace(/[?&]$/, ''), ['generator'], ['upscaler', 'classifier']],
 ]) {
   if (!ONLY.has('ready')) break;
   const ms = models.filter((m) => manifest.models[m]);
@@ -170,7 +189,7 @@ for (const [name, hash, models, after] of [
   lines.push(
     `page ready, models cached (${name} page: ${ms.join(' + ')}, ${s0.variant}, opt ${s0.optimization}, ${s0.threads} thread(s)): median ${r.medianMs.toFixed(0)} ms over ${READY_RUNS} reloads${r.allCached ? '' : ' (NOT all from cache)'} [target < ${TARGETS.readyMs} ms: ${verdict(ok)}]` +
       `\n      medians: model asked for at ${st('requestedAtMs')} ms, load sent to the worker at ${st('loadSentAtMs')} ms; in the worker: bytes from cache + sha256 ${st('fetchMs')} ms, then waiting for the runtime ${st('runtimeWaitMs')} ms (its start, in parallel with the bytes: ${st('runtimeStartMs')} ms, of which module import ${st('runtimeImportMs')} ms), session ${st('sessionMs')} ms (load total ${st('totalMs')} ms)` +
-      after.map((m) => (r[`${m}ReadyAfterMedianMs`] !== undefined ? `; ${m} (loaded next, for the badges) ready at ${r[`${m}ReadyAfterMedianMs`].toFixed(0)} ms` : '')).join(''),
+      after.map((m) => (r[`${m}ReadyAfterMedianMs`] !== undefined ? `; ${m} (loaded next${m === 'classifier' ? ', for the badges' : ''}) ready at ${r[`${m}ReadyAfterMedianMs`].toFixed(0)} ms` : '')).join(''),
   );
 }
 result.loadAverage = { before: loadBefore, after: load() };
@@ -178,7 +197,7 @@ await context.close();
 rmSync(profile, { recursive: true, force: true });
 stop();
 
-const runs = [result.classify, result.generate].filter(Boolean);
+const runs = [result.classify, result.generate, result.upscale].filter(Boolean);
 const isolated = runs.length ? runs.every((r) => r.isolated) : undefined;
 const threads = [...new Set(runs.map((r) => r.threads))];
 console.log(

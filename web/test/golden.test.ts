@@ -6,13 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { makeDenoiser } from '../src/engine/runner';
 import { classWeights, guidedVelocity, oneHot, sample, timeGrid } from '../src/engine/sampler';
 import { tensorToRgba } from '../src/engine/preprocess';
+import { f32, maxAbs, maxLevels, type Arr } from './arrays';
 import { hasModel, loadManifest, ortNode, REPO, session } from './models';
 
-interface Arr {
-  shape: number[];
-  dtype: 'float32';
-  base64: string;
-}
 interface Golden {
   model: { file: string; sha256: string; variant: string };
   class_id: number;
@@ -28,21 +24,6 @@ interface Golden {
 const GOLDEN = resolve(REPO, 'tests/golden/generator.json');
 const golden: Golden | null = existsSync(GOLDEN) ? JSON.parse(readFileSync(GOLDEN, 'utf8')) : null;
 const m = loadManifest();
-
-function f32(a: Arr): Float32Array {
-  const b = Buffer.from(a.base64, 'base64');
-  const out = new Float32Array(b.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
-  expect(out.length).toBe(a.shape.reduce((x, y) => x * y, 1));
-  return out;
-}
-
-function maxAbs(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
 
 const ready = !!golden && hasModel(m, 'generator', golden.model.variant);
 
@@ -108,11 +89,7 @@ describe.skipIf(!ready)('generator golden vectors (Python runtime) vs TypeScript
       console.log(`golden ${solver}: max |diff| ${d.toExponential(2)} (tolerance ${tol()})`);
       expect(d).toBeLessThanOrEqual(tol());
       // and as pixels: at most one level apart (rounding at .5 boundaries)
-      const a = tensorToRgba(x, e.image_size);
-      const b = tensorToRgba(expected, e.image_size);
-      let px = 0;
-      for (let i = 0; i < a.length; i++) px = Math.max(px, Math.abs(a[i]! - b[i]!));
-      expect(px).toBeLessThanOrEqual(1);
+      expect(maxLevels(tensorToRgba(x, e.image_size), tensorToRgba(expected, e.image_size))).toBeLessThanOrEqual(1);
     });
   }
 });

@@ -37,6 +37,21 @@ export function sampleManifest(): Record<string, unknown> {
         files: { fp32: f('generator-fp32.onnx'), fp16: f('generator-fp16.onnx'), int8: f('generator-int8.onnx') },
         default_variant: 'fp32',
       },
+      upscaler: {
+        task: 'upscale',
+        image_size: 128,
+        cond_size: 64,
+        channels: 3,
+        value_range: [-1, 1],
+        breed: false,
+        inputs: { x: 'x', t: 't', cond: 'cond', s: 's' },
+        output: 'out',
+        prediction: 'x',
+        sampler: { time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 6, solver: 'heun', shift: 1, s: 0.05 },
+        files: { fp32: f('upscaler-fp32.onnx'), fp16: f('upscaler-fp16.onnx') },
+        default_variant: 'fp32',
+        model: { params: 1668660 },
+      },
     },
   };
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseVariant, labelByKey, ManifestError, parseManifest, type ClassifierEntry, type GeneratorEntry, optimizationFor } from '../src/engine/manifest';
+import { chooseUpscalerVariant, chooseVariant, labelByKey, ManifestError, parseManifest, type ClassifierEntry, type GeneratorEntry, type UpscalerEntry, optimizationFor } from '../src/engine/manifest';
 import { sampleManifest } from './helpers';
 
 type M = ReturnType<typeof sampleManifest> & { models: Record<string, Record<string, unknown>> };
@@ -24,8 +24,28 @@ describe('manifest parsing', () => {
     expect(g.files.fp16!.file).toBe('generator-fp16.onnx');
   });
 
+  it('reads the upscaler: sizes, inputs, its sampler with the condition noise level', () => {
+    const u = parseManifest(sampleManifest()).models.upscaler!;
+    expect([u.task, u.image_size, u.cond_size, u.prediction]).toEqual(['upscale', 128, 64, 'x']);
+    expect(u.inputs).toEqual({ x: 'x', t: 't', cond: 'cond', s: 's' });
+    expect(u.sampler).toEqual({ time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 6, solver: 'heun', shift: 1, s: 0.05 });
+    expect(u.files.fp16!.file).toBe('upscaler-fp16.onnx');
+    expect(u.extra).toEqual({ model: { params: 1668660 } });
+  });
+
+  it('works without an upscaler (64 px cats only)', () => {
+    const m = parseManifest(edit((m) => delete m.models.upscaler));
+    expect(m.models.upscaler).toBeUndefined();
+    expect(m.models.generator!.image_size).toBe(64);
+  });
+
   it('accepts a manifest with only one model', () => {
-    const m = parseManifest(edit((m) => delete m.models.generator));
+    const m = parseManifest(
+      edit((m) => {
+        delete m.models.generator;
+        delete m.models.upscaler;
+      }),
+    );
     expect(m.models.generator).toBeUndefined();
   });
 
@@ -75,6 +95,16 @@ describe('variant choice', () => {
     expect(chooseVariant(g, 'webgpu', true)).toBe('fp16');
     expect(chooseVariant(g, 'webgpu', false)).toBe('fp32');
     expect(chooseVariant(c, 'webgpu', true)).toBe('fp32');
+  });
+  it('upscaler: the generator\'s rule, and fp16 only while the generator runs fp16', () => {
+    const u = m.models.upscaler!;
+    expect(chooseUpscalerVariant(u, 'wasm', true, 'fp32')).toBe('fp32');
+    expect(chooseUpscalerVariant({ ...u, default_variant: 'fp16' } as UpscalerEntry, 'wasm', true, 'fp16')).toBe('fp32');
+    expect(chooseUpscalerVariant(u, 'webgpu', true, 'fp16')).toBe('fp16');
+    expect(chooseUpscalerVariant(u, 'webgpu', true, 'fp32')).toBe('fp32');
+    expect(chooseUpscalerVariant(u, 'webgpu', true, undefined)).toBe('fp32');
+    expect(chooseUpscalerVariant(u, 'webgpu', false, 'fp16')).toBe('fp32');
+    expect(optimizationFor(u, 'wasm')).toBe('all');
   });
   it('looks labels up leniently', () => {
     expect(labelByKey(c.labels, 'Maine Coon')?.id).toBe(6);

@@ -11,7 +11,7 @@ import { hasModel, loadManifest, MODELS_DIR, ortNode, session } from './models';
 const m = loadManifest();
 
 describe.skipIf(!m)('shipped models match their manifest', () => {
-  for (const key of ['classifier', 'generator'] as const) {
+  for (const key of ['classifier', 'generator', 'upscaler'] as const) {
     const e = m?.models[key];
     for (const [variant, f] of Object.entries(e?.files ?? {})) {
       it.skipIf(!hasModel(m, key, variant))(`${key} ${variant}: size and sha256`, async () => {

@@ -3,14 +3,19 @@ import {
   CancelledError,
   classWeights,
   guidedVelocity,
+  integrate,
   networkCalls,
   oneHot,
   sample,
   tile,
   timeGrid,
   toVelocity,
+  upscale,
+  upscaleCondition,
   type Denoiser,
   type SamplerOptions,
+  type UpscaleDenoiser,
+  type UpscaleOptions,
 } from '../src/engine/sampler';
 
 const base: SamplerOptions = { steps: 4, cfgScale: 1, solver: 'euler', shift: 1, prediction: 'x', tEps: 0.05 };
@@ -182,5 +187,80 @@ describe('class weights (breed mixing)', () => {
     ]);
     const out = await sample(constantDenoiser([0.8, -0.4, 0]), new Float32Array([0.1, 0.2]), new Float32Array([...y, 0]), oneHot(3, 2), 1, { ...base, steps: 8 });
     for (const v of out) expect(v).toBeCloseTo(0.25 * 0.8 + 0.75 * -0.4, 5);
+  });
+});
+
+describe('one integration for both stages', () => {
+  it('sample() is integrate() with the guided velocity', async () => {
+    const eps = new Float32Array([0.3, -1.2, 2.0, 0.7]);
+    const model = constantDenoiser([0.5, -0.25]);
+    const opts = { ...base, steps: 5, solver: 'heun' as const, cfgScale: 2, shift: 3 };
+    const a = await sample(model, eps, oneHot(2, 0), oneHot(2, 1), 1, opts);
+    const b = await integrate((x, t) => guidedVelocity(model, x, t, oneHot(2, 0), oneHot(2, 1), 1, 2, 'x', 0.05), eps, opts);
+    expect(a).toEqual(b);
+  });
+});
+
+describe('the upscaler stage (hand-checked)', () => {
+  const up: UpscaleOptions = { steps: 4, solver: 'heun', shift: 1, s: 0.1, tEps: 0.05 };
+  // B = 2, each with a 2-value condition and a 4-value image: a perfect "upscaler" whose
+  // x-prediction is its condition with every value repeated twice
+  const images = new Float32Array([0.5, -0.5, 0.25, 0.75]);
+  const epsC = new Float32Array([1, -1, 2, 0]);
+  const noise = new Float32Array([0.3, -1.2, 2.0, 0.7, -0.1, 0.4, 1.1, -0.9]);
+
+  function nearestUpscaler(seen: { batch: number; cond: number[]; s: number[] }[] = []): UpscaleDenoiser {
+    return async (x, t, cond, s, batch) => {
+      seen.push({ batch, cond: Array.from(cond), s: Array.from(s) });
+      expect(t.length).toBe(batch);
+      const out = new Float32Array(x.length);
+      for (let j = 0; j < x.length; j++) out[j] = cond[Math.floor(j / 2)]!;
+      return out;
+    };
+  }
+
+  it('noises the condition once: cond = x64 + s eps_c', () => {
+    const c = upscaleCondition(images, epsC, 0.1);
+    expect(Array.from(c)).toEqual(Array.from([0.6, -0.6, 0.45, 0.75], Math.fround));
+    expect(() => upscaleCondition(images, epsC.subarray(1), 0.1)).toThrow(RangeError);
+  });
+
+  it('feeds that condition and s to every call, B rows (no guidance), 2N - 1 Heun calls', async () => {
+    const seen: { batch: number; cond: number[]; s: number[] }[] = [];
+    await upscale(nearestUpscaler(seen), images, epsC, noise, 2, up);
+    expect(seen).toHaveLength(networkCalls(up.steps, up.solver));
+    const cond = Array.from(upscaleCondition(images, epsC, up.s));
+    for (const call of seen) expect(call).toEqual({ batch: 2, cond, s: [Math.fround(0.1), Math.fround(0.1)] });
+  });
+
+  it('lands on its x-prediction, clipped to [-1, 1] (Euler and Heun)', async () => {
+    const target = [0.6, 0.6, -0.6, -0.6, 0.45, 0.45, 0.75, 0.75];
+    for (const solver of ['euler', 'heun'] as const) {
+      const out = await upscale(nearestUpscaler(), images, epsC, noise, 2, { ...up, solver, steps: 10 });
+      out.forEach((v, j) => expect(v).toBeCloseTo(target[j]!, 5));
+    }
+    const big = await upscale(nearestUpscaler(), new Float32Array([3, 3, -3, -3]), epsC, noise, 2, up);
+    expect(Array.from(big)).toEqual([1, 1, 1, 1, -1, -1, -1, -1]);
+  });
+
+  it('reports each step with the network\'s latest clean-image estimate, and stops when asked', async () => {
+    const previews: number[][] = [];
+    let calls = 0;
+    await expect(
+      upscale(nearestUpscaler(), images, epsC, noise, 2, { ...up, solver: 'euler' }, {
+        onStep: (_i, _x, prediction) => {
+          previews.push(Array.from(prediction!));
+        },
+        shouldStop: () => ++calls > 2,
+      }),
+    ).rejects.toBeInstanceOf(CancelledError);
+    expect(previews).toHaveLength(2);
+    expect(previews[0]).toEqual(Array.from([0.6, 0.6, -0.6, -0.6, 0.45, 0.45, 0.75, 0.75], Math.fround));
+  });
+
+  it('does not modify its inputs', async () => {
+    const copies = [images, epsC, noise].map((a) => Float32Array.from(a));
+    await upscale(nearestUpscaler(), images, epsC, noise, 2, up);
+    expect([images, epsC, noise]).toEqual(copies);
   });
 });

@@ -17,6 +17,8 @@ export function backendLabel(info: Pick<LoadResult, 'backend' | 'threads'>): str
   return `${b} · ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
 }
 
+const NAMES: Record<ModelKey, string> = { classifier: 'Classifier', generator: 'Generator', upscaler: 'Upscaler' };
+
 const PHASE: Record<string, string> = {
   cache: 'Reading from the browser cache',
   download: 'Downloading',
@@ -28,7 +30,7 @@ const PHASE: Record<string, string> = {
 export function ModelStatus({ model, testId = 'backend' }: { model: ModelKey; testId?: string }) {
   const { models, manifestError } = useEngine();
   const s = models[model];
-  const name = model === 'classifier' ? 'Classifier' : 'Generator';
+  const name = NAMES[model];
   if (manifestError) {
     return (
       <Alert severity="warning" data-testid={`${model}-error`}>

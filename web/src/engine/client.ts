@@ -3,6 +3,7 @@
 import type { Backend, FileEntry, ModelEntry, ModelKey, OptimizationLevel } from './manifest';
 import type {
   BenchProgress,
+  BenchRequest,
   BenchResult,
   ClassifyResult,
   GenerateRequest,
@@ -44,12 +45,13 @@ export class ModelClient {
   private pending = new Map<number, Pending>();
   private dead: Error | null = null;
 
-  constructor(readonly model: ModelKey) {
-    this.worker = new Worker(new URL('./model.worker.ts', import.meta.url), { type: 'module', name: `tinycats-${model}` });
+  /** `name`: the worker's own model; it may load others (the generator's worker: the upscaler) */
+  constructor(readonly name: ModelKey) {
+    this.worker = new Worker(new URL('./model.worker.ts', import.meta.url), { type: 'module', name: `tinycats-${name}` });
     this.worker.onmessage = (e: MessageEvent<WorkerMessage>) => this.onMessage(e.data);
     this.worker.onerror = (e) => {
       e.preventDefault();
-      this.fail(new Error(`the ${model} worker crashed: ${e.message || 'unknown error'}`));
+      this.fail(new Error(`the ${name} worker crashed: ${e.message || 'unknown error'}`));
     };
   }
 
@@ -100,10 +102,10 @@ export class ModelClient {
   }
 
   load(
-    args: { entry: ModelEntry; url: string; file: FileEntry; variant: string; backend: Backend; allowFallback: boolean; threads: number; optimization: OptimizationLevel },
+    args: { model: ModelKey; entry: ModelEntry; url: string; file: FileEntry; variant: string; backend: Backend; allowFallback: boolean; threads: number; optimization: OptimizationLevel },
     onProgress?: (p: LoadProgressEvent) => void,
   ): Job<LoadResult> {
-    return this.send<LoadResult>({ type: 'load', model: this.model, ...args }, { onProgress });
+    return this.send<LoadResult>({ type: 'load', ...args }, { onProgress });
   }
 
   /** Start the runtime early (no answer); the thread count is fixed from then on. */
@@ -119,7 +121,7 @@ export class ModelClient {
     return this.send<GenerateResult>({ type: 'generate', ...args }, { onStep });
   }
 
-  bench(args: { warmup: number; runs: number; batch: number }, onBench?: (p: BenchProgress) => void): Job<BenchResult> {
+  bench(args: Omit<BenchRequest, 'type' | 'id'>, onBench?: (p: BenchProgress) => void): Job<BenchResult> {
     return this.send<BenchResult>({ type: 'bench', ...args }, { onBench });
   }
 

@@ -4,7 +4,7 @@
 // range the page's controls offer, a known breed or variant) and one that fails is replaced by
 // its default and named in `notes`, which the page shows. Never NaN in the sampler, never a
 // silently different cat. The limits are the controls' own (the sliders read them from here).
-import { labelByKey, type GeneratorEntry, type Label } from './manifest';
+import { labelByKey, type GeneratorEntry, type Label, type UpscalerEntry } from './manifest';
 import { MAX_SEED } from './rng';
 import type { Solver } from './sampler';
 
@@ -18,8 +18,15 @@ export interface Settings {
   solver: Solver;
   seed: number;
   n: number;
+  /** the image size: the generator's own (64), or the upscaler's (128) when the manifest has one */
+  size: number;
   /** a model variant pinned by the link (fp32, fp16, int8); else the backend's choice */
   variant?: string;
+}
+
+/** The sizes the page offers: the generator's, then the upscaler's. */
+export function imageSizes(e: GeneratorEntry, up: UpscalerEntry | undefined): number[] {
+  return up ? [e.image_size, up.image_size] : [e.image_size];
 }
 
 export const LIMITS = {
@@ -41,7 +48,7 @@ export interface Parsed {
 // Number() also accepts '', ' 7', '0x10', 'Infinity': a link carries plain decimals only
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices: Label[]): Parsed {
+export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices: Label[], up?: UpscalerEntry): Parsed {
   const notes: string[] = [];
   const reject = (k: string, why: string, used: string | number) => notes.push(`${k}=${p.get(k)}: ${why}; using ${used}`);
   const number = (k: keyof typeof LIMITS, d: number, whole: boolean): number => {
@@ -81,6 +88,15 @@ export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices
     if (BATCHES.includes(v) && DECIMAL.test(p.get('n')!)) n = v;
     else reject('n', `must be ${BATCHES.join(', ')}`, n);
   }
+  // the upscaled size when there is an upscaler: the best cat this manifest makes
+  const sizes = imageSizes(e, up);
+  let size = sizes[sizes.length - 1]!;
+  const rawSize = p.get('size');
+  if (rawSize !== null) {
+    const v = Number(rawSize);
+    if (DECIMAL.test(rawSize) && sizes.includes(v)) size = v;
+    else reject('size', sizes.length > 1 ? `must be ${sizes.join(' or ')}` : `this model makes ${e.image_size} px cats only (no upscaler)`, size);
+  }
   let variant: string | undefined;
   const rawVariant = p.get('variant');
   if (rawVariant !== null && rawVariant in e.files) variant = rawVariant;
@@ -91,7 +107,7 @@ export function parseGenerateLink(p: URLSearchParams, e: GeneratorEntry, choices
   const steps = number('steps', e.sampler.default_steps, true);
   const cfg = number('cfg', e.sampler.default_cfg_scale, false);
   const seed = number('seed', e.showcase?.seed ?? DEFAULT_SEED, true);
-  return { settings: { breed: breed.id, mix: mix?.id ?? null, a, steps, cfg, solver, seed, n, variant }, notes };
+  return { settings: { breed: breed.id, mix: mix?.id ?? null, a, steps, cfg, solver, seed, n, size, variant }, notes };
 }
 
 export function generateLink(s: Settings, classes: Label[]): Record<string, string> {
@@ -100,7 +116,7 @@ export function generateLink(s: Settings, classes: Label[]): Record<string, stri
     out.mix = classes[s.mix]!.key;
     out.a = String(s.a);
   }
-  Object.assign(out, { steps: String(s.steps), cfg: String(s.cfg), solver: s.solver, seed: String(s.seed), n: String(s.n) });
+  Object.assign(out, { steps: String(s.steps), cfg: String(s.cfg), solver: s.solver, seed: String(s.seed), n: String(s.n), size: String(s.size) });
   if (s.variant) out.variant = s.variant;
   return out;
 }

@@ -1,9 +1,10 @@
 // App-wide engine state: the manifest, the browser's capabilities, and one ModelClient (worker)
-// per model. Pages call `ensure(model)`; React reads the state through useEngine().
+// per model, except the upscaler, which loads into the generator's worker. Pages call
+// `ensure(model)`; React reads the state through useEngine().
 
 import { defaultThreads, detectCaps, type Caps } from './caps';
 import { ModelClient, type Job, type LoadProgressEvent } from './client';
-import { chooseVariant, optimizationFor, parseManifest, type Backend, type Manifest, type ModelKey, type OptimizationLevel } from './manifest';
+import { chooseUpscalerVariant, chooseVariant, optimizationFor, parseManifest, type Backend, type Manifest, type ModelKey, type OptimizationLevel } from './manifest';
 import type { LoadResult } from './protocol';
 
 export type BackendPref = 'auto' | Backend;
@@ -60,15 +61,33 @@ declare global {
   }
 }
 
+type WorkerKey = 'classifier' | 'generator';
+
+/** The worker each model runs in: the upscaler shares the generator's, so the two stages of a
+ * 128 px cat run back to back on one runtime and the 64 px images never cross threads. */
+const WORKER_OF: Record<ModelKey, WorkerKey> = { classifier: 'classifier', generator: 'generator', upscaler: 'generator' };
+
+interface SessionLoad {
+  /** the LoadConfig it was asked with, as JSON */
+  key: string;
+  ready: Promise<ModelClient>;
+  job: Job<LoadResult>;
+}
+
+interface Slot {
+  client: ModelClient;
+  runtimeKey?: string;
+  prewarmed?: boolean;
+  loads: Partial<Record<ModelKey, SessionLoad>>;
+}
+
 class Hub {
   private snap: EngineSnapshot = {
     backendPref: readPref(),
-    models: { classifier: { status: 'idle' }, generator: { status: 'idle' } },
+    models: { classifier: { status: 'idle' }, generator: { status: 'idle' }, upscaler: { status: 'idle' } },
   };
   private listeners = new Set<() => void>();
-  private clients: Partial<
-    Record<ModelKey, { client: ModelClient; runtimeKey?: string; prewarmed?: boolean; loadKey?: string; ready?: Promise<ModelClient>; loadJob?: Job<LoadResult> }>
-  > = {};
+  private slots: Partial<Record<WorkerKey, Slot>> = {};
   private manifestP: Promise<Manifest> | null = null;
   private capsP: Promise<Caps> | null = null;
 
@@ -139,7 +158,9 @@ class Hub {
     const [m, rt] = await Promise.all([this.manifest(), this.runtimeConfig(override)]);
     const entry = m.models[model];
     if (!entry) throw new Error(`the manifest has no ${model} yet`);
-    const variant = override.variant && override.variant in entry.files ? override.variant : chooseVariant(entry, rt.backend, rt.caps.shaderF16);
+    const gen = this.snap.models.generator;
+    const auto = entry.task === 'upscale' ? chooseUpscalerVariant(entry, rt.backend, rt.caps.shaderF16, gen.info?.variant ?? gen.config?.variant) : chooseVariant(entry, rt.backend, rt.caps.shaderF16);
+    const variant = override.variant && override.variant in entry.files ? override.variant : auto;
     return { backend: rt.backend, variant, threads: rt.threads, optimization: override.optimization ?? optimizationFor(entry, rt.backend) };
   }
 
@@ -155,16 +176,17 @@ class Hub {
     marks.requested[model] ??= performance.now();
     // the worker script and the manifest load while the capabilities (a WebGPU adapter request)
     // are checked
-    this.clients[model] ??= { client: new ModelClient(model) };
+    const w = WORKER_OF[model];
+    this.slots[w] ??= { client: new ModelClient(w), loads: {} };
     this.manifest().catch(() => {});
     const rt = await this.runtimeConfig(override);
     const runtimeKey = `${rt.backend}/${rt.threads}`;
-    let slot = this.clients[model];
+    let slot = this.slots[w];
     if (slot && slot.runtimeKey === undefined) slot.runtimeKey = runtimeKey;
     if (!slot || slot.runtimeKey !== runtimeKey) {
-      slot?.client.terminate();
-      slot = { client: new ModelClient(model), runtimeKey };
-      this.clients[model] = slot;
+      this.dropWorker(w);
+      slot = { client: new ModelClient(w), runtimeKey, loads: {} };
+      this.slots[w] = slot;
     }
     if (!slot.prewarmed) {
       slot.client.prewarm(rt.backend, rt.threads);
@@ -174,60 +196,70 @@ class Hub {
     if (!m.models[model]) return this.missing(model);
     const cfg = await this.resolveConfig(model, override);
     const key = JSON.stringify(cfg);
-    slot = this.clients[model]!;
-    if (slot.loadKey === key && slot.ready) return slot.ready;
+    slot = this.slots[w]!;
+    const prev = slot.loads[model];
+    if (prev?.key === key) return prev.ready;
     const { client } = slot;
     // no await from here on: concurrent callers must see this load and share it
     const entry = this.snap.manifest!.models[model]!;
     const file = entry.files[cfg.variant]!;
     const t0 = performance.now();
     marks.loadSent[model] = t0;
-    const current = () => this.clients[model]?.client === client && this.clients[model]?.loadKey === key;
+    const current = () => this.slots[w]?.client === client && this.slots[w]?.loads[model]?.key === key;
     this.setModel(model, { status: 'loading', config: cfg, progress: { phase: 'download', loaded: 0, total: file.bytes, fromCache: false, file: file.file } });
-    slot.loadJob?.cancel(); // a superseded load stops before creating its session
+    prev?.job.cancel(); // a superseded load stops before creating its session
     const job = client.load(
-        { entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads, optimization: cfg.optimization },
-        (p) => {
-          if (current()) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
-        },
-      );
+      { model, entry, url: new URL(file.file, modelsBaseUrl()).toString(), file, variant: cfg.variant, backend: cfg.backend, allowFallback: true, threads: cfg.threads, optimization: cfg.optimization },
+      (p) => {
+        if (current()) this.setModel(model, { status: 'loading', config: cfg, progress: { ...p, file: file.file } });
+      },
+    );
     const ready = job.promise.then(
-        (info) => {
-          if (current()) {
-            this.setModel(model, { status: 'ready', config: cfg, info });
-            marks.ready[model] = performance.now();
-            marks.loads[model] = info;
-            performance.measure(`tinycats:${model}-load`, { start: t0, end: performance.now() });
-          }
-          return client;
-        },
-        (e: Error) => {
-          if (current()) {
-            this.setModel(model, { status: 'error', config: cfg, error: e.message });
-            delete this.clients[model];
-            client.terminate();
-          }
-          throw e;
-        },
-      );
-    slot.loadKey = key;
-    slot.ready = ready;
-    slot.loadJob = job;
+      (info) => {
+        if (current()) {
+          this.setModel(model, { status: 'ready', config: cfg, info });
+          marks.ready[model] = performance.now();
+          marks.loads[model] = info;
+          performance.measure(`tinycats:${model}-load`, { start: t0, end: performance.now() });
+        }
+        return client;
+      },
+      (e: Error) => {
+        if (current()) {
+          this.setModel(model, { status: 'error', config: cfg, error: e.message });
+          // a worker whose own model failed starts afresh on retry; a failed upscaler leaves
+          // the generator's session where it is
+          if (model === w) this.dropWorker(w, model);
+          else delete this.slots[w]!.loads[model];
+        }
+        throw e;
+      },
+    );
+    slot.loads[model] = { key, ready, job };
     return ready;
   }
 
+  /** Ends a worker; the models it ran, except `keep`, go back to idle (their sessions went with it). */
+  private dropWorker(w: WorkerKey, keep?: ModelKey) {
+    const slot = this.slots[w];
+    if (!slot) return;
+    delete this.slots[w];
+    slot.client.terminate();
+    for (const m of Object.keys(slot.loads) as ModelKey[]) if (m !== keep) this.setModel(m, { status: 'idle' });
+  }
+
   private missing(model: ModelKey): never {
-    this.clients[model]?.client.terminate();
-    delete this.clients[model];
+    const w = WORKER_OF[model];
+    if (w === model) this.dropWorker(w, model);
+    else delete this.slots[w]?.loads[model];
     const msg = `No ${model} has been exported yet: models/manifest.json does not list one.`;
     if (!this.snap.models[model].missing) this.setModel(model, { status: 'error', missing: true, error: msg });
     throw new Error(msg);
   }
 
-  /** Drop the model's worker (e.g. to reload after an error). */
+  /** Drop the model's worker (e.g. to reload after an error), with every model loaded in it. */
   unload(model: ModelKey) {
-    this.clients[model]?.client.terminate();
-    delete this.clients[model];
+    this.dropWorker(WORKER_OF[model]);
     this.setModel(model, { status: 'idle' });
   }
 }

@@ -76,14 +76,39 @@ export interface GeneratorEntry extends ModelCommon {
   showcase?: { class: string; seed: number };
 }
 
+/** The upscaler's sampler (docs/sampler.md, "The upscaler stage"): no guidance; `s` is the noise
+ * level of its 64 px condition, fed to the network as its `s` input. */
+export interface UpscalerSamplerSpec {
+  time: 't0_noise_t1_data';
+  t_eps: number;
+  default_steps: number;
+  solver: 'euler' | 'heun';
+  shift: number;
+  s: number;
+}
+
+export interface UpscalerEntry extends ModelCommon {
+  task: 'upscale';
+  /** the size it makes (128) */
+  image_size: number;
+  /** the size it takes: the generator's image_size (64) */
+  cond_size: number;
+  channels: number;
+  value_range: [number, number];
+  inputs: { x: string; t: string; cond: string; s: string };
+  output: string;
+  prediction: 'x';
+  sampler: UpscalerSamplerSpec;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: number;
-  models: { classifier?: ClassifierEntry; generator?: GeneratorEntry };
+  models: { classifier?: ClassifierEntry; generator?: GeneratorEntry; upscaler?: UpscalerEntry };
 }
 
-export type ModelKey = 'classifier' | 'generator';
-export type ModelEntry = ClassifierEntry | GeneratorEntry;
+export type ModelKey = 'classifier' | 'generator' | 'upscaler';
+export type ModelEntry = ClassifierEntry | GeneratorEntry | UpscalerEntry;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -148,7 +173,7 @@ function triple(v: unknown, where: string): [number, number, number] {
 }
 
 const KNOWN = new Set(['task', 'labels', 'other_id', 'other_threshold', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
-  'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler']);
+  'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler', 'cond_size', 'breed']);
 
 function common(o: Obj, where: string): ModelCommon {
   return {
@@ -221,8 +246,6 @@ function parseGenerator(o: unknown): GeneratorEntry {
   need(pred === 'x' || pred === 'v', w, 'prediction must be "x" or "v"');
   const s = o.sampler;
   need(isObj(s), `${w}.sampler`, 'must be an object');
-  need(s.time === 't0_noise_t1_data', `${w}.sampler`, `unsupported time convention "${String(s.time)}"`);
-  need(s.solver === 'euler' || s.solver === 'heun', `${w}.sampler`, 'solver must be "euler" or "heun"');
   const inputs = o.inputs;
   need(isObj(inputs), `${w}.inputs`, 'must be an object');
   return {
@@ -254,15 +277,61 @@ function showcase(s: unknown, classes: Label[], w: string): { class: string; see
  * runtime's, src/tinycats/runtime/limits.py): a shift of 0 would divide by zero, a fractional
  * step count has no meaning. */
 function samplerSpec(s: Obj, w: string): SamplerSpec {
+  const cfg = num(s, 'default_cfg_scale', w);
+  need(cfg >= 0 && cfg <= 100, w, '"default_cfg_scale" must be 0..100');
+  return { ...gridSpec(s, w), default_cfg_scale: cfg };
+}
+
+/** What both stages' samplers share: the time convention, t_eps, the steps, the solver, the shift. */
+function gridSpec(s: Obj, w: string): Omit<SamplerSpec, 'default_cfg_scale'> {
+  need(s.time === 't0_noise_t1_data', w, `unsupported time convention "${String(s.time)}"`);
+  need(s.solver === 'euler' || s.solver === 'heun', w, 'solver must be "euler" or "heun"');
   const tEps = num(s, 't_eps', w);
   need(tEps > 0 && tEps < 1, w, '"t_eps" must be between 0 and 1');
   const steps = num(s, 'default_steps', w);
   need(Number.isInteger(steps) && steps >= 1 && steps <= 1000, w, '"default_steps" must be a whole number 1..1000');
-  const cfg = num(s, 'default_cfg_scale', w);
-  need(cfg >= 0 && cfg <= 100, w, '"default_cfg_scale" must be 0..100');
   const shift = s.shift === undefined ? 1 : num(s, 'shift', w);
   need(shift > 0 && shift <= 100, w, '"shift" must be above 0 and at most 100');
-  return { time: 't0_noise_t1_data', t_eps: tEps, default_steps: steps, default_cfg_scale: cfg, solver: s.solver as SamplerSpec['solver'], shift };
+  return { time: 't0_noise_t1_data', t_eps: tEps, default_steps: steps, solver: s.solver as SamplerSpec['solver'], shift };
+}
+
+/**
+ * The 64 -> 128 px stage (docs/sampler.md, "The upscaler stage"). It takes the generator's
+ * images, so its cond_size must be the generator's image_size; an upscaler with a breed input is
+ * refused (no shipped one has it, and feeding it a guess would make silently wrong cats).
+ */
+function parseUpscaler(o: unknown, generator: GeneratorEntry | undefined): UpscalerEntry {
+  const w = 'models.upscaler';
+  need(isObj(o), w, 'must be an object');
+  need(o.task === 'upscale', w, 'task must be "upscale"');
+  need(o.breed === undefined || o.breed === false, w, 'this app runs only upscalers without a breed input ("breed" must be false)');
+  const size = num(o, 'image_size', w);
+  need(Number.isInteger(size) && size > 0 && size <= 1024, w, 'image_size must be a positive integer');
+  const condSize = num(o, 'cond_size', w);
+  need(Number.isInteger(condSize) && condSize > 0 && condSize < size, w, 'cond_size must be a positive integer below image_size');
+  if (generator) need(condSize === generator.image_size, w, `cond_size ${condSize} is not the generator's image_size ${generator.image_size}`);
+  const channels = o.channels === undefined ? 3 : num(o, 'channels', w);
+  need(channels === 3, w, 'only 3-channel upscalers are supported');
+  need(o.prediction === 'x', w, 'prediction must be "x"');
+  const s = o.sampler;
+  need(isObj(s), `${w}.sampler`, 'must be an object');
+  const level = num(s, 's', `${w}.sampler`);
+  need(level >= 0 && level <= 1, `${w}.sampler`, '"s" (the condition noise level) must be 0..1');
+  const inputs = o.inputs;
+  need(isObj(inputs), `${w}.inputs`, 'must be an object');
+  const input = (k: string) => str(inputs, k, `${w}.inputs`);
+  return {
+    ...common(o, w),
+    task: 'upscale',
+    image_size: size,
+    cond_size: condSize,
+    channels,
+    value_range: [-1, 1],
+    inputs: { x: input('x'), t: input('t'), cond: input('cond'), s: input('s') },
+    output: str(o, 'output', w),
+    prediction: 'x',
+    sampler: { ...gridSpec(s, `${w}.sampler`), s: level },
+  };
 }
 
 /** Validate parsed JSON as a tinycats manifest; throws ManifestError with the offending field. */
@@ -278,12 +347,14 @@ export function parseManifest(json: unknown): Manifest {
   );
   const models = json.models;
   need(isObj(models), 'models', 'must be an object');
+  const generator = models.generator === undefined ? undefined : parseGenerator(models.generator);
   return {
     format: MANIFEST_FORMAT,
     version,
     models: {
       classifier: models.classifier === undefined ? undefined : parseClassifier(models.classifier),
-      generator: models.generator === undefined ? undefined : parseGenerator(models.generator),
+      generator,
+      upscaler: models.upscaler === undefined ? undefined : parseUpscaler(models.upscaler, generator),
     },
   };
 }
@@ -313,6 +384,17 @@ export function chooseVariant(entry: ModelEntry, backend: Backend, shaderF16: bo
   return nonF16[0] ?? entry.default_variant;
 }
 
+/**
+ * The upscaler's variant: the generator's rule (chooseVariant), and fp16 only while the generator
+ * itself runs fp16. A generator in fp32 (WASM, no shader-f16, or a link that pins fp32) stands for
+ * exact numbers, and the 128 px cat should keep them.
+ */
+export function chooseUpscalerVariant(entry: UpscalerEntry, backend: Backend, shaderF16: boolean, generatorVariant: string | undefined): string {
+  const v = chooseVariant(entry, backend, shaderF16);
+  if (v === 'fp16' && generatorVariant !== 'fp16' && 'fp32' in entry.files) return 'fp32';
+  return v;
+}
+
 /** onnxruntime's graph optimisation levels (SessionOptions.graphOptimizationLevel). */
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 export const OPTIMIZATION_LEVELS: readonly OptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
@@ -321,7 +403,8 @@ export const OPTIMIZATION_LEVELS: readonly OptimizationLevel[] = ['disabled', 'b
  * The graph optimisation level a session is created with. 'all' unless measured otherwise
  * (docs/web.md, "Measured"): creating the session is most of a cached page load, and for the
  * generator (MatMul-bound) 'basic' runs as fast as 'all' in WebAssembly but creates its session
- * faster; the classifier needs 'extended' or more for its fused convolutions.
+ * faster; the classifier needs 'extended' or more for its fused convolutions (the upscaler, also
+ * convolutional, keeps 'all').
  */
 export function optimizationFor(entry: ModelEntry, backend: Backend): OptimizationLevel {
   return backend === 'wasm' && entry.task === 'generate' ? 'basic' : 'all';

@@ -1,8 +1,10 @@
 // One worker per model. Creates its ONNX Runtime session once (load) and reuses it for every
-// classify / generate / bench request. Runs are serialised (a session runs one thing at a time);
-// cancel is handled at once and stops a generation before its next network call.
+// classify / generate / bench request. The generator's worker also loads the upscaler: the two
+// stages of a 128 px cat run back to back here, on one runtime, without copying images between
+// threads. Runs are serialised (a session runs one thing at a time); cancel is handled at once
+// and stops a generation before its next network call.
 
-import type { ClassifierEntry, GeneratorEntry } from './manifest';
+import type { ClassifierEntry, GeneratorEntry, ModelKey, UpscalerEntry } from './manifest';
 import { fetchVerified, openModelCache } from './modelStore';
 import type {
   BenchRequest,
@@ -13,12 +15,14 @@ import type {
   GenerateResult,
   LoadRequest,
   LoadResult,
+  Stage,
+  StageTiming,
   WorkerMessage,
   WorkerRequest,
 } from './protocol';
-import { randn } from './rng';
-import { makeDenoiser, runClassifier, type Ort, type Session } from './runner';
-import { CancelledError, networkCalls, oneHot, sample, tile } from './sampler';
+import { generationNoise, randn, splitStream, type GenerationNoise } from './rng';
+import { makeDenoiser, makeUpscaler, runClassifier, type Ort, type Session } from './runner';
+import { CancelledError, networkCalls, oneHot, sample, tile, upscale, type SamplerHooks } from './sampler';
 
 interface GpuAdapterLike {
   features: { has(name: string): boolean };
@@ -40,7 +44,7 @@ interface Loaded {
   info: LoadResult;
 }
 
-let loaded: Loaded | null = null;
+const loaded: Partial<Record<ModelKey, Loaded>> = {};
 let queue: Promise<unknown> = Promise.resolve();
 const cancelled = new Set<number>();
 
@@ -97,9 +101,10 @@ function effectiveThreads(requested: number): number {
 }
 
 async function load(req: LoadRequest): Promise<LoadResult> {
-  if (loaded) {
-    await loaded.session.release().catch(() => {});
-    loaded = null;
+  const old = loaded[req.model];
+  if (old) {
+    delete loaded[req.model];
+    await old.session.release().catch(() => {});
   }
   const t0 = performance.now();
   const isolated = scope.crossOriginIsolated === true;
@@ -166,89 +171,158 @@ async function load(req: LoadRequest): Promise<LoadResult> {
     fallbackReason,
     adapter: backend === 'webgpu' ? adapter : undefined,
   };
-  loaded = { ort, session, req, info };
+  loaded[req.model] = { ort, session, req, info };
   return info;
 }
 
-function need(): Loaded {
-  if (!loaded) throw new Error('the model is not loaded yet');
-  return loaded;
+function need(model: ModelKey): Loaded {
+  const l = loaded[model];
+  if (!l) throw new Error(`the ${model} is not loaded yet`);
+  return l;
 }
 
 async function classify(req: ClassifyRequest): Promise<ClassifyResult> {
-  const l = need();
+  const l = need('classifier');
   const t0 = performance.now();
   const out = await runClassifier(l.ort, l.session, l.req.entry as ClassifierEntry, req.tensor, req.batch);
   return { ...out, ms: performance.now() - t0 };
 }
 
-async function generate(req: GenerateRequest): Promise<GenerateResult> {
-  const l = need();
-  const entry = l.req.entry as GeneratorEntry;
-  const d = 3 * entry.image_size * entry.image_size;
-  const noise = req.noise ?? randn(req.seed, req.batch * d);
+/** The two stages of a generation with what they need; `up` only when upscaling. */
+interface Pipeline {
+  gen: { l: Loaded; entry: GeneratorEntry };
+  up: { l: Loaded; entry: UpscalerEntry } | null;
+}
+
+function pipeline(upscaled: boolean): Pipeline {
+  const g = need('generator');
+  const u = upscaled ? need('upscaler') : null;
+  return { gen: { l: g, entry: g.req.entry as GeneratorEntry }, up: u && { l: u, entry: u.req.entry as UpscalerEntry } };
+}
+
+function stageSteps(p: Pipeline, baseSteps: number): Record<Stage, number> {
+  return { base: baseSteps, upscale: p.up ? p.up.entry.sampler.default_steps : 0 };
+}
+
+interface StageRun {
+  y: Float32Array;
+  batch: number;
+  steps: number;
+  cfgScale: number;
+  solver: GenerateRequest['solver'];
+  /** hooks of each stage (progress, cancel) */
+  hooks: (stage: Stage) => SamplerHooks;
+}
+
+/** Both stages on the given draws: the base sample, then (when the pipeline has one) the upscaler
+ * on its clipped images. Timings per stage, for the result and for the benchmark. */
+async function runStages(p: Pipeline, noise: GenerationNoise, r: StageRun): Promise<{ images: Float32Array; stages: StageTiming[] }> {
+  const { entry } = p.gen;
   const yNull = oneHot(entry.classes.length, entry.null_class);
-  const model = makeDenoiser(l.ort, l.session, entry);
-  const total = req.steps;
+  const sp = entry.sampler;
   const t0 = performance.now();
-  const images = await sample(
-    model,
-    noise,
-    req.y,
+  const base = await sample(
+    makeDenoiser(p.gen.l.ort, p.gen.l.session, entry),
+    noise.base,
+    r.y,
     yNull,
-    req.batch,
-    { steps: req.steps, cfgScale: req.cfgScale, solver: req.solver, shift: entry.sampler.shift, prediction: entry.prediction, tEps: entry.sampler.t_eps },
-    {
-      shouldStop: () => cancelled.has(req.id),
-      onStep: (i, x) => {
-        if (req.preview && i < total - 1) {
-          const copy = Float32Array.from(x);
-          post({ type: 'step', id: req.id, event: { step: i + 1, total, x: copy } }, [copy.buffer]);
-        } else post({ type: 'step', id: req.id, event: { step: i + 1, total } });
-      },
-    },
+    r.batch,
+    { steps: r.steps, cfgScale: r.cfgScale, solver: r.solver, shift: sp.shift, prediction: entry.prediction, tEps: sp.t_eps },
+    r.hooks('base'),
   );
-  return { images, ms: performance.now() - t0, calls: networkCalls(req.steps, req.solver) };
+  const stages: StageTiming[] = [{ stage: 'base', ms: performance.now() - t0, calls: networkCalls(r.steps, r.solver) }];
+  if (!p.up) return { images: base, stages };
+  const u = p.up.entry.sampler;
+  const t1 = performance.now();
+  const images = await upscale(
+    makeUpscaler(p.up.l.ort, p.up.l.session, p.up.entry),
+    base,
+    noise.epsC,
+    noise.x0,
+    r.batch,
+    { steps: u.default_steps, solver: u.solver, shift: u.shift, s: u.s, tEps: u.t_eps },
+    r.hooks('upscale'),
+  );
+  stages.push({ stage: 'upscale', ms: performance.now() - t1, calls: networkCalls(u.default_steps, u.solver) });
+  return { images, stages };
+}
+
+async function generate(req: GenerateRequest): Promise<GenerateResult> {
+  const p = pipeline(req.upscale);
+  const baseSize = p.gen.entry.image_size;
+  const size = p.up ? p.up.entry.image_size : baseSize;
+  const upSize = p.up ? size : null;
+  const noise = req.noise ? splitStream(req.noise, req.batch, baseSize, upSize) : generationNoise(req.seed, req.batch, baseSize, upSize);
+  const steps = stageSteps(p, req.steps);
+  const of = steps.base + steps.upscale;
+  const hooks = (stage: Stage): SamplerHooks => ({
+    shouldStop: () => cancelled.has(req.id),
+    onStep: (i, x, prediction) => {
+      const total = steps[stage];
+      const event = { stage, step: i + 1, total, done: (stage === 'base' ? 0 : steps.base) + i + 1, of, size: stage === 'base' ? baseSize : size };
+      // the very last step's image is the result: no preview for it (the base stage's last one,
+      // the finished 64 px cat, is shown while the upscaler starts)
+      if (req.preview && event.done < of) {
+        const copy = Float32Array.from(prediction ?? x);
+        post({ type: 'step', id: req.id, event: { ...event, x: copy } }, [copy.buffer]);
+      } else post({ type: 'step', id: req.id, event });
+    },
+  });
+  const t0 = performance.now();
+  const { images, stages } = await runStages(p, noise, { y: req.y, batch: req.batch, steps: req.steps, cfgScale: req.cfgScale, solver: req.solver, hooks });
+  return { images, size, ms: performance.now() - t0, calls: stages.reduce((a, st) => a + st.calls, 0), stages };
 }
 
 async function bench(req: BenchRequest): Promise<BenchResult> {
-  const l = need();
-  const time = async (fn: () => Promise<unknown>) => {
-    const t0 = performance.now();
-    await fn();
-    return performance.now() - t0;
-  };
-  let run: () => Promise<unknown>;
+  // a run resolves to its base stage's time when it also upscales (both measured in the same run)
+  let run: () => Promise<number | undefined>;
   let unit: string;
-  if (l.req.entry.task === 'classify') {
-    const entry = l.req.entry;
+  if (req.model === 'classifier') {
+    const l = need('classifier');
+    const entry = l.req.entry as ClassifierEntry;
     const s = entry.input.size;
     const x = randn(1234, req.batch * 3 * s * s);
-    run = () => runClassifier(l.ort, l.session, entry, x, req.batch);
+    run = async () => {
+      await runClassifier(l.ort, l.session, entry, x, req.batch);
+      return undefined;
+    };
     unit = `classify a ${s}x${s} image, batch ${req.batch}`;
   } else {
-    const entry = l.req.entry;
-    const k = entry.classes.length;
+    const p = pipeline(req.upscale);
+    const entry = p.gen.entry;
     const sp = entry.sampler;
-    const y = tile(oneHot(k, 0), req.batch);
-    const yNull = oneHot(k, entry.null_class);
-    const model = makeDenoiser(l.ort, l.session, entry);
-    const d = 3 * entry.image_size * entry.image_size;
-    const opts = { steps: sp.default_steps, cfgScale: sp.default_cfg_scale, solver: sp.solver, shift: sp.shift, prediction: entry.prediction, tEps: sp.t_eps };
+    const y = tile(oneHot(entry.classes.length, 0), req.batch);
+    const size = entry.image_size;
+    const upSize = p.up ? p.up.entry.image_size : null;
+    const r = { y, batch: req.batch, steps: sp.default_steps, cfgScale: sp.default_cfg_scale, solver: sp.solver, hooks: () => ({ shouldStop: () => cancelled.has(req.id) }) };
     let seed = 0;
-    run = () => sample(model, randn(seed++, req.batch * d), y, yNull, req.batch, opts, { shouldStop: () => cancelled.has(req.id) });
-    unit = `generate ${req.batch} ${entry.image_size}x${entry.image_size} image(s): ${sp.default_steps} ${sp.solver} steps, guidance ${sp.default_cfg_scale}`;
+    run = async () => {
+      const { stages } = await runStages(p, generationNoise(seed++, req.batch, size, upSize), r);
+      return p.up ? stages[0]!.ms : undefined;
+    };
+    unit = `generate ${req.batch} ${size}x${size} image(s): ${sp.default_steps} ${sp.solver} steps, guidance ${sp.default_cfg_scale}`;
+    if (p.up) {
+      const u = p.up.entry;
+      unit += `, then upscale to ${u.image_size}x${u.image_size}: ${u.sampler.default_steps} ${u.sampler.solver} steps`;
+    }
   }
   const warmupMs: number[] = [];
   const runMs: number[] = [];
+  const baseMs: number[] = [];
   const total = req.warmup + req.runs;
   for (let i = 0; i < total; i++) {
     if (cancelled.has(req.id)) throw new CancelledError();
-    const ms = await time(run);
-    (i < req.warmup ? warmupMs : runMs).push(ms);
+    const t0 = performance.now();
+    const base = await run();
+    const ms = performance.now() - t0;
+    if (i < req.warmup) warmupMs.push(ms);
+    else {
+      runMs.push(ms);
+      if (base !== undefined) baseMs.push(base);
+    }
     post({ type: 'bench-progress', id: req.id, progress: { done: i + 1, total, warmup: i < req.warmup } });
   }
-  return { warmupMs, runMs, unit };
+  return { warmupMs, runMs, unit, ...(baseMs.length ? { baseMs } : {}) };
 }
 
 async function handle(req: WorkerRequest): Promise<void> {

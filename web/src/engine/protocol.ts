@@ -1,6 +1,8 @@
 // The typed message API between the page and a model worker (one worker per model):
 // requests load / classify / generate / bench / cancel; the worker answers each request with
-// progress or step events and exactly one result or error.
+// progress or step events and exactly one result or error. A worker can hold more than one
+// session: the generator's worker also loads the upscaler, and a generate request runs both
+// stages there.
 
 import type { Backend, FileEntry, ModelEntry, ModelKey, OptimizationLevel } from './manifest';
 import type { DownloadProgress } from './modelStore';
@@ -36,19 +38,26 @@ export interface GenerateRequest {
   /** (batch, K) class weights */
   y: Float32Array;
   batch: number;
-  /** initial noise (batch, 3, S, S); when absent it is drawn from `seed` (engine/rng.ts) */
+  /** the generation's noise stream (engine/rng.ts, splitStream): the initial noise (batch, 3, S, S),
+   * then, when upscaling, eps_c and the upscaler's initial noise; when absent it is drawn from `seed` */
   noise?: Float32Array;
   seed: number;
   steps: number;
   cfgScale: number;
   solver: Solver;
-  /** send the intermediate x after every step */
+  /** run the upscaler (loaded in the same worker) on the base stage's images, at its manifest defaults */
+  upscale: boolean;
+  /** send the intermediate images after every step */
   preview: boolean;
 }
 
 export interface BenchRequest {
   type: 'bench';
   id: number;
+  /** the worker's model to time: the classifier, or the generator (and its upscaler) */
+  model: 'classifier' | 'generator';
+  /** generator only: every run also upscales its cat, and the base stage is timed on its own */
+  upscale: boolean;
   warmup: number;
   runs: number;
   batch: number;
@@ -100,23 +109,45 @@ export interface ClassifyResult {
   ms: number;
 }
 
-export interface GenerateResult {
-  images: Float32Array;
+export type Stage = 'base' | 'upscale';
+
+export interface StageTiming {
+  stage: Stage;
   ms: number;
   calls: number;
 }
 
+export interface GenerateResult {
+  /** (batch, 3, size, size) in [-1, 1] */
+  images: Float32Array;
+  size: number;
+  ms: number;
+  /** network calls of all the stages */
+  calls: number;
+  stages: StageTiming[];
+}
+
 export interface BenchResult {
   warmupMs: number[];
+  /** one whole run each (with upscale: both stages) */
   runMs: number[];
+  /** with upscale: the base stage of each timed run alone, measured within the same runs */
+  baseMs?: number[];
   /** what one run is */
   unit: string;
 }
 
 export interface StepEvent {
+  stage: Stage;
+  /** steps of this stage: done and all */
   step: number;
   total: number;
+  /** steps of all the request's stages: done and all */
+  done: number;
+  of: number;
+  /** the preview, (batch, 3, size, size): the base stage's x_t, the upscaler's clean-image estimate */
   x?: Float32Array;
+  size: number;
 }
 
 export interface BenchProgress {

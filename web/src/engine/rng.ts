@@ -69,3 +69,36 @@ export function randomSeed(): number {
   globalThis.crypto.getRandomValues(a);
   return a[0]! % 1_000_000;
 }
+
+/** The draws of one generation, all from one seed's stream (docs/sampler.md, "The upscaler stage"). */
+export interface GenerationNoise {
+  /** (B, 3, S/2, S/2): the base stage's initial noise, values [0, n64) */
+  base: Float32Array;
+  /** (B, 3, S/2, S/2): the upscaler's condition noise, values [n64, 2 n64); empty at 64 px */
+  epsC: Float32Array;
+  /** (B, 3, S, S): the upscaler's initial noise, values [2 n64, 2 n64 + n128); empty at 64 px */
+  x0: Float32Array;
+}
+
+/** How many values of the stream a generation uses: n64, plus n64 + n128 when it is upscaled. */
+export function streamLength(batch: number, baseSize: number, upscaledSize: number | null, channels = 3): number {
+  const n64 = batch * channels * baseSize * baseSize;
+  return upscaledSize === null ? n64 : 2 * n64 + batch * channels * upscaledSize * upscaledSize;
+}
+
+/**
+ * Splits a stream (`randn(seed, streamLength(...))`, or a given tensor) into the stages' draws.
+ * The stream is prefix-stable, so a 128 px cat starts from the same 64 px cat as its seed gives
+ * at 64 px.
+ */
+export function splitStream(stream: Float32Array, batch: number, baseSize: number, upscaledSize: number | null, channels = 3): GenerationNoise {
+  const want = streamLength(batch, baseSize, upscaledSize, channels);
+  if (stream.length !== want) throw new RangeError(`the noise has ${stream.length} values, this generation uses ${want}`);
+  const n64 = batch * channels * baseSize * baseSize;
+  return { base: stream.subarray(0, n64), epsC: stream.subarray(n64, upscaledSize === null ? n64 : 2 * n64), x0: stream.subarray(upscaledSize === null ? n64 : 2 * n64) };
+}
+
+/** The seeded draws of one generation: the base noise, then (upscaled) eps_c and x0. */
+export function generationNoise(seed: number, batch: number, baseSize: number, upscaledSize: number | null, channels = 3): GenerationNoise {
+  return splitStream(randn(seed, streamLength(batch, baseSize, upscaledSize, channels)), batch, baseSize, upscaledSize, channels);
+}

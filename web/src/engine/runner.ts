@@ -1,10 +1,10 @@
-// Running the two models with an onnxruntime module: used by the worker (onnxruntime-web in the
+// Running the models with an onnxruntime module: used by the worker (onnxruntime-web in the
 // browser) and by the Vitest parity tests (onnxruntime-web under Node). Pure glue: tensor shapes
 // and names come from the manifest.
 
 import type * as OrtNS from 'onnxruntime-web';
-import type { ClassifierEntry, GeneratorEntry } from './manifest';
-import type { Denoiser } from './sampler';
+import type { ClassifierEntry, GeneratorEntry, UpscalerEntry } from './manifest';
+import type { Denoiser, UpscaleDenoiser } from './sampler';
 
 export type Ort = typeof OrtNS;
 export type Session = OrtNS.InferenceSession;
@@ -87,6 +87,27 @@ export function makeDenoiser(ort: Ort, session: Session, entry: GeneratorEntry):
     const out = await session.run(feeds);
     const o = out[entry.output];
     if (!o) throw new Error(`the generator has no output "${entry.output}"`);
+    const data = await readFloat32(o);
+    for (const v of Object.values(out)) v.dispose?.();
+    return data;
+  };
+}
+
+/** One upscaler call: x (B,3,S,S), t (B), cond (B,3,S/2,S/2), s (B) -> out (B,3,S,S). */
+export function makeUpscaler(ort: Ort, session: Session, entry: UpscalerEntry): UpscaleDenoiser {
+  const s = entry.image_size;
+  const c = entry.cond_size;
+  const names = entry.inputs;
+  return async (x, t, cond, level, batch) => {
+    const feeds: Record<string, OrtNS.Tensor> = {
+      [names.x]: makeTensor(ort, session, names.x, x, [batch, 3, s, s]),
+      [names.t]: makeTensor(ort, session, names.t, t, [batch]),
+      [names.cond]: makeTensor(ort, session, names.cond, cond, [batch, 3, c, c]),
+      [names.s]: makeTensor(ort, session, names.s, level, [batch]),
+    };
+    const out = await session.run(feeds);
+    const o = out[entry.output];
+    if (!o) throw new Error(`the upscaler has no output "${entry.output}"`);
     const data = await readFloat32(o);
     for (const v of Object.values(out)) v.dispose?.();
     return data;

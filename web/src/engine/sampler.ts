@@ -8,6 +8,10 @@
 //   v = v_null + s (v_cond - v_null); with s = 1 only the conditional half runs;
 // - grid t_i = i / N (warped by shift when shift != 1); Euler or Heun (the last step of Heun,
 //   which ends at t = 1, is an Euler step); the final image is clipped to [-1, 1].
+//
+// The 64 -> 128 px upscaler (docs/sampler.md, "The upscaler stage") runs through the same
+// integration (`integrate`): its velocity is the x-prediction conversion above, without guidance,
+// and its network also takes the noised 64 px image `cond = x64 + s eps_c` and the level `s`.
 
 export type Prediction = 'x' | 'v';
 export type Solver = 'euler' | 'heun';
@@ -24,9 +28,29 @@ export interface SamplerOptions {
   tEps: number;
 }
 
+/** The upscaler network: x (B*D), t (B), cond (B*Dc), s (B) -> out (B*D). */
+export type UpscaleDenoiser = (x: Float32Array, t: Float32Array, cond: Float32Array, s: Float32Array, batch: number) => Promise<Float32Array>;
+
+/** The time grid and the solver: what both stages share. */
+export interface IntegrateOptions {
+  steps: number;
+  solver: Solver;
+  shift: number;
+}
+
+export interface UpscaleOptions extends IntegrateOptions {
+  /** the condition's noise level (the manifest's sampler.s) */
+  s: number;
+  tEps: number;
+}
+
+/** v(x, t) of a stage: the (guided) velocity of its network at one time. */
+export type Velocity = (x: Float32Array, t: number) => Promise<Float32Array>;
+
 export interface SamplerHooks {
-  /** After each step: i in 0..steps-1, x = x_{i+1} (not yet clipped). */
-  onStep?: (i: number, x: Float32Array) => void | Promise<void>;
+  /** After each step: i in 0..steps-1, x = x_{i+1} (not yet clipped); `prediction` is the
+   * network's latest clean-image estimate, for stages that report one (the upscaler). */
+  onStep?: (i: number, x: Float32Array, prediction?: Float32Array) => void | Promise<void>;
   /** Checked before every network call; true stops with a CancelledError. */
   shouldStop?: () => boolean;
 }
@@ -131,22 +155,16 @@ export async function guidedVelocity(
   return out;
 }
 
-/** Integrate from noise (t = 0) to an image (t = 1); returns the clipped x_N (B*D). */
-export async function sample(
-  model: Denoiser,
-  noise: Float32Array,
-  y: Float32Array,
-  yNull: Float32Array,
-  batch: number,
-  opts: SamplerOptions,
-  hooks: SamplerHooks = {},
-): Promise<Float32Array> {
-  if (noise.length % batch !== 0) throw new RangeError('noise length is not a multiple of the batch');
-  if (y.length !== batch * yNull.length) throw new RangeError('y must be (batch, K) with K = yNull.length');
+/**
+ * Euler or Heun from `noise` (t = 0) to images (t = 1) over the (shifted) grid; returns the
+ * clipped x_N. Both stages run through here, the generator with its guided velocity and the
+ * upscaler with its conditioned one (one place for the solver formulas).
+ */
+export async function integrate(velocity: Velocity, noise: Float32Array, opts: IntegrateOptions, hooks: SamplerHooks = {}): Promise<Float32Array> {
   const ts = timeGrid(opts.steps, opts.shift);
   const v = (xx: Float32Array, t: number) => {
     if (hooks.shouldStop?.()) throw new CancelledError();
-    return guidedVelocity(model, xx, t, y, yNull, batch, opts.cfgScale, opts.prediction, opts.tEps);
+    return velocity(xx, t);
   };
   let x = Float32Array.from(noise);
   const n = x.length;
@@ -170,4 +188,58 @@ export async function sample(
   }
   for (let j = 0; j < n; j++) x[j] = Math.min(1, Math.max(-1, x[j]!));
   return x;
+}
+
+/** Integrate from noise (t = 0) to an image (t = 1); returns the clipped x_N (B*D). */
+export async function sample(
+  model: Denoiser,
+  noise: Float32Array,
+  y: Float32Array,
+  yNull: Float32Array,
+  batch: number,
+  opts: SamplerOptions,
+  hooks: SamplerHooks = {},
+): Promise<Float32Array> {
+  if (noise.length % batch !== 0) throw new RangeError('noise length is not a multiple of the batch');
+  if (y.length !== batch * yNull.length) throw new RangeError('y must be (batch, K) with K = yNull.length');
+  const velocity = (x: Float32Array, t: number) => guidedVelocity(model, x, t, y, yNull, batch, opts.cfgScale, opts.prediction, opts.tEps);
+  return integrate(velocity, noise, opts, hooks);
+}
+
+/** The upscaler's condition: the base stage's final images noised once, cond = x64 + s eps_c
+ * (float32, like the Python runtime). */
+export function upscaleCondition(images: Float32Array, epsC: Float32Array, s: number): Float32Array {
+  if (epsC.length !== images.length) throw new RangeError(`eps_c has ${epsC.length} values, the images ${images.length}`);
+  const sf = Math.fround(s);
+  const cond = new Float32Array(images.length);
+  for (let j = 0; j < cond.length; j++) cond[j] = images[j]! + Math.fround(sf * epsC[j]!);
+  return cond;
+}
+
+/**
+ * The upscaler stage: from the base stage's final `images` (B*Dc, in [-1, 1]), its draws `epsC`
+ * (B*Dc) and `noise` (B*D), integrate the upscaler without guidance; returns the clipped
+ * (B, 3, S, S) images. `onStep` also gets the network's latest clean-image estimate: early on
+ * x_t is mostly fresh noise, while the estimate already shows the 128 px cat sharpening.
+ */
+export async function upscale(
+  model: UpscaleDenoiser,
+  images: Float32Array,
+  epsC: Float32Array,
+  noise: Float32Array,
+  batch: number,
+  opts: UpscaleOptions,
+  hooks: SamplerHooks = {},
+): Promise<Float32Array> {
+  if (noise.length % batch !== 0 || images.length % batch !== 0) throw new RangeError('images and noise must hold `batch` images each');
+  const cond = upscaleCondition(images, epsC, opts.s);
+  const s = new Float32Array(batch).fill(opts.s);
+  let latest: Float32Array | undefined;
+  const velocity = async (x: Float32Array, t: number) => {
+    const tt = new Float32Array(batch).fill(t);
+    latest = await model(x, tt, cond, s, batch);
+    return toVelocity(latest, x, tt, 'x', opts.tEps);
+  };
+  const onStep = hooks.onStep;
+  return integrate(velocity, noise, opts, { shouldStop: hooks.shouldStop, onStep: onStep && ((i, x) => onStep(i, x, latest)) });
 }

@@ -59,6 +59,12 @@ function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; 
           ['input', `${entry.input.size}x${entry.input.size} RGB, mean ${entry.input.mean.join('/')}, std ${entry.input.std.join('/')}`],
           ['outputs', `${entry.outputs.probs}${entry.outputs.cam ? `, ${entry.outputs.cam} (class activation maps)` : ''}`],
         ]
+      : entry.task === 'upscale'
+      ? [
+          ['image', `${entry.cond_size}x${entry.cond_size} -> ${entry.image_size}x${entry.image_size} RGB`],
+          ['prediction', entry.prediction],
+          ['sampler', `${entry.sampler.solver}, ${entry.sampler.default_steps} steps, condition noise s ${entry.sampler.s}, t_eps ${entry.sampler.t_eps}, shift ${entry.sampler.shift}`],
+        ]
       : [
           ['image', `${entry.image_size}x${entry.image_size} RGB`],
           ['classes', `${entry.classes.length} (breeds, ${entry.classes.slice(-2).map((c) => c.display).join(', ')})`],
@@ -141,8 +147,8 @@ export default function AboutPage() {
           About tinycats
         </Typography>
         <Typography color="text.secondary" sx={{ maxWidth: 760 }}>
-          Two small models trained in PyTorch, exported to ONNX and run in your browser by ONNX Runtime Web, each in its own Web Worker. Everything on this page
-          comes from the models' manifest.
+          Small models trained in PyTorch, exported to ONNX and run in your browser by ONNX Runtime Web in Web Workers. Everything on this page comes from
+          the models' manifest.
         </Typography>
       </Box>
       {manifestError && <Alert severity="warning">{manifestError}</Alert>}
@@ -155,6 +161,15 @@ export default function AboutPage() {
         {manifest?.models.generator && (
           <Grid size={{ xs: 12, md: 6 }}>
             <ModelCard title="Cat generator" entry={manifest.models.generator} blurb="A tiny diffusion transformer trained with flow matching, conditioned on the breed; classifier-free guidance runs in the browser's sampler." />
+          </Grid>
+        )}
+        {manifest?.models.upscaler && (
+          <Grid size={{ xs: 12, md: 6 }}>
+            <ModelCard
+              title="Upscaler"
+              entry={manifest.models.upscaler}
+              blurb={`A small convolutional U-Net, the second stage of a cascade: it turns the generator's ${manifest.models.upscaler.cond_size} px cats into ${manifest.models.upscaler.image_size} px ones with the same flow-matching sampler, conditioned on the slightly noised small image.`}
+            />
           </Grid>
         )}
         <Grid size={{ xs: 12, md: 6 }}>

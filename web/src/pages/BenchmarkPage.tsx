@@ -31,7 +31,20 @@ import { summarize, type Summary } from '../engine/stats';
 import { useRoute } from '../router';
 import { useEngine } from '../useEngine';
 
+/** The base stage alone, timed within the same runs as the whole two-stage pipeline. */
+export interface BaseStageRecord {
+  variant: string;
+  optimization: OptimizationLevel;
+  file: string;
+  sha256: string;
+  latencyMs: Summary;
+  samplesMs: number[];
+  /** median of the whole pipeline / median of the base stage alone */
+  ratio: number;
+}
+
 export interface BenchRecord {
+  /** `upscaler`: the two-stage pipeline, generator then upscaler (its variant and file are the upscaler's) */
   model: ModelKey;
   unit: string;
   variant: string;
@@ -49,6 +62,8 @@ export interface BenchRecord {
   latencyMs: Summary;
   imagesPerSecond: number;
   samplesMs: number[];
+  /** `upscaler` records: the generator's stage alone, in the same runs */
+  base?: BaseStageRecord;
   when: string;
 }
 
@@ -61,14 +76,19 @@ declare global {
 const DEFAULTS: Record<ModelKey, { warmup: number; runs: number }> = {
   classifier: { warmup: 30, runs: 50 },
   generator: { warmup: 2, runs: 5 },
+  upscaler: { warmup: 2, runs: 5 },
 };
+
+const MODELS: ModelKey[] = ['classifier', 'generator', 'upscaler'];
+
+const fmtRatio = (r: number) => `${r.toFixed(2)}x`;
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`);
 
 export default function BenchmarkPage() {
   const { manifest, caps } = useEngine();
   const { params } = useRoute();
-  const initialModel = params.get('model') === 'generator' ? 'generator' : 'classifier';
+  const initialModel = MODELS.find((m) => m === params.get('model')) ?? 'classifier';
   const [model, setModel] = useState<ModelKey>(initialModel);
   const [variant, setVariant] = useState<string>(params.get('variant') ?? '');
   const [backend, setBackend] = useState<Backend>(params.get('backend') === 'webgpu' ? 'webgpu' : 'wasm');
@@ -100,23 +120,35 @@ export default function BenchmarkPage() {
     setError(null);
     try {
       setPhase('Loading the model');
-      const client = await hub.ensure(model, { backend, threads: effThreads, ...(effVariant ? { variant: effVariant } : {}), ...(optimization ? { optimization } : {}) });
-      const st = hub.getSnapshot().models[model];
-      const info = st.info!;
+      const rt = { backend, threads: effThreads, ...(optimization ? { optimization } : {}) };
+      const mine = { ...rt, ...(effVariant ? { variant: effVariant } : {}) };
+      // the pipeline: the generator at its automatic variant, then the upscaler in the same worker
+      const pipeline = model === 'upscaler';
+      if (pipeline) await hub.ensure('generator', rt);
+      const client = await hub.ensure(model, mine);
+      const snap = hub.getSnapshot().models;
+      const info = snap[model].info!;
       setPhase(`Measuring on ${backendLabel(info)}`);
-      const j = client.bench({ warmup, runs, batch: model === 'generator' ? 1 : batch }, (p) => setProgress(p));
+      const b = model === 'classifier' ? batch : 1;
+      const j = client.bench({ model: model === 'classifier' ? 'classifier' : 'generator', upscale: pipeline, warmup, runs, batch: b }, (p) => setProgress(p));
       job.current = j;
       const r = await j.promise;
       const sum = summarize(r.runMs);
-      const b = model === 'generator' ? 1 : batch;
-      const m = (await hub.manifest()).models[model]!;
+      const m = await hub.manifest();
+      const sha = (k: ModelKey, variant: string) => m.models[k]!.files[variant]!.sha256;
+      let base: BaseStageRecord | undefined;
+      if (pipeline && r.baseMs) {
+        const g = snap.generator.info!;
+        const baseSum = summarize(r.baseMs);
+        base = { variant: g.variant, optimization: g.optimization, file: g.file, sha256: sha('generator', g.variant), latencyMs: baseSum, samplesMs: r.baseMs, ratio: sum.median / baseSum.median };
+      }
       const rec: BenchRecord = {
         model,
         unit: r.unit,
         variant: info.variant,
         optimization: info.optimization,
         file: info.file,
-        sha256: m.files[info.variant]!.sha256,
+        sha256: sha(model, info.variant),
         backend: info.backend,
         threads: info.threads,
         isolated: info.isolated,
@@ -127,6 +159,7 @@ export default function BenchmarkPage() {
         latencyMs: sum,
         imagesPerSecond: (1000 * b) / sum.median,
         samplesMs: r.runMs,
+        ...(base ? { base } : {}),
         when: new Date().toISOString(),
       };
       setRecords((cur) => {
@@ -164,7 +197,8 @@ export default function BenchmarkPage() {
         </Typography>
         <Typography color="text.secondary" sx={{ maxWidth: 760 }}>
           Real measurements on this device: each model runs a warm-up first (the first runs are several times slower), then N timed runs. Latency is one
-          classification, or one whole generated image at the default settings.
+          classification, or one whole generated image at the default settings; with the upscaler, the small cat's stage is also timed on its own in the
+          same runs.
         </Typography>
       </Box>
       <Card>
@@ -189,6 +223,9 @@ export default function BenchmarkPage() {
                 </MenuItem>
                 <MenuItem value="generator" disabled={!manifest?.models.generator}>
                   Generator
+                </MenuItem>
+                <MenuItem value="upscaler" disabled={!manifest?.models.generator || !manifest.models.upscaler}>
+                  Generator + upscaler
                 </MenuItem>
               </Select>
             </FormControl>
@@ -295,7 +332,7 @@ export default function BenchmarkPage() {
                     <TableRow key={i} data-testid="bench-row">
                       <TableCell>
                         <Typography variant="body2" sx={{ fontWeight: 600 }}>
-                          {r.model} {r.variant}
+                          {r.base ? `generator ${r.base.variant} + upscaler ${r.variant}` : `${r.model} ${r.variant}`}
                         </Typography>
                         <Typography variant="caption" color="text.secondary">
                           {r.unit}
@@ -310,6 +347,13 @@ export default function BenchmarkPage() {
                       </TableCell>
                       <TableCell align="right" data-testid="bench-median" sx={{ fontWeight: 700 }}>
                         {fmt(r.latencyMs.median)}
+                        {r.base && (
+                          <Typography variant="caption" color="text.secondary" component="div" sx={{ fontWeight: 400, whiteSpace: 'nowrap' }} data-testid="bench-base">
+                            {manifest?.models.generator?.image_size} px stage alone {fmt(r.base.latencyMs.median)}
+                            <br />
+                            ratio {fmtRatio(r.base.ratio)}
+                          </Typography>
+                        )}
                       </TableCell>
                       <TableCell align="right">{fmt(r.latencyMs.p90)}</TableCell>
                       <TableCell align="right">{r.imagesPerSecond.toFixed(r.imagesPerSecond < 10 ? 2 : 1)}</TableCell>

@@ -32,18 +32,20 @@ import type { Job } from '../engine/client';
 import { decide } from '../engine/decide';
 import { hub } from '../engine/hub';
 import { BATCHES, generateLink, LIMITS, parseGenerateLink, type Settings } from '../engine/generateLink';
-import type { GeneratorEntry } from '../engine/manifest';
+import type { GeneratorEntry, UpscalerEntry } from '../engine/manifest';
 import { downloadBlob, rgbaToPngBlob } from '../engine/png';
 import { rgbaToRgbOpaque, squareResize, tensorToRgba, toTensor } from '../engine/preprocess';
-import type { GenerateResult } from '../engine/protocol';
-import { randomSeed } from '../engine/rng';
+import type { GenerateResult, StageTiming, StepEvent } from '../engine/protocol';
+import { randomSeed, streamLength } from '../engine/rng';
 import { CancelledError, classWeights, networkCalls, oneHot, tile, type Solver } from '../engine/sampler';
 import { useReplaceParams, useRoute } from '../router';
 import { useEngine } from '../useEngine';
 
 declare global {
   interface Window {
-    /** Test hook: when set, the next generation starts from this (B, 3, S, S) noise instead of the seeded noise. */
+    /** Test hook: when set, the next generation uses this noise stream instead of the seeded one: the
+     * (B, 3, S, S) initial noise, then, at the upscaled size, eps_c and the upscaler's initial noise
+     * (engine/rng.ts, splitStream). A stream of another length is ignored. */
     __tinycatsNoise?: Float32Array;
   }
 }
@@ -52,6 +54,8 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
 
 interface Tile {
   rgba: Uint8ClampedArray<ArrayBuffer> | null;
+  /** the pixels' width and height */
+  size: number;
   badge?: { label: string; prob: number; match: boolean | null; other: boolean };
 }
 
@@ -73,7 +77,27 @@ function Labeled({ label, value, children }: { label: string; value?: string; ch
   );
 }
 
-function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settings; set: (p: Partial<Settings>) => void; running: boolean }) {
+/** The 128 px switch: the upscaler's own steps run after the 64 px cat. */
+function SizeSwitch({ entry, up, s, set }: { entry: GeneratorEntry; up: UpscalerEntry; s: Settings; set: (p: Partial<Settings>) => void }) {
+  const on = s.size === up.image_size;
+  const sp = up.sampler;
+  const calls = networkCalls(sp.default_steps, sp.solver);
+  return (
+    <Box>
+      <FormControlLabel
+        control={<Switch checked={on} data-testid="size-toggle" onChange={(e) => set({ size: e.target.checked ? up.image_size : entry.image_size })} />}
+        label={`${up.image_size} px`}
+      />
+      <Typography variant="body2" color="text.secondary" sx={{ pl: 1 }}>
+        {on
+          ? `The ${entry.image_size} px cat is upscaled by a second network: ${sp.default_steps} more ${sp.solver === 'heun' ? 'Heun' : 'Euler'} steps, ${calls} network calls.`
+          : `Off: ${entry.image_size} px cats, without the upscaler's ${calls} network calls.`}
+      </Typography>
+    </Box>
+  );
+}
+
+function Controls({ entry, up, s, set, running }: { entry: GeneratorEntry; up?: UpscalerEntry; s: Settings; set: (p: Partial<Settings>) => void; running: boolean }) {
   const choices = entry.classes.filter((c) => c.id !== entry.null_class);
   const a = s.mix === null ? 0 : s.a;
   return (
@@ -123,6 +147,7 @@ function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settin
           </Stack>
         </Collapse>
       </Box>
+      {up && <SizeSwitch entry={entry} up={up} s={s} set={set} />}
       <Labeled label="Steps" value={`${s.steps} · ${networkCalls(s.steps, s.solver)} network calls`}>
         <Slider value={s.steps} min={LIMITS.steps.min} max={LIMITS.steps.max} onChange={(_, v) => set({ steps: v as number })} aria-label="steps" data-testid="steps" />
       </Labeled>
@@ -177,25 +202,37 @@ function Controls({ entry, s, set, running }: { entry: GeneratorEntry; s: Settin
 export default function GeneratePage() {
   const { manifest, models } = useEngine();
   const entry = manifest?.models.generator;
+  // the second stage, when the manifest has one and its input is this generator's output
+  const up = manifest?.models.upscaler;
   const { params } = useRoute();
   const replaceParams = useReplaceParams();
   const choices = useMemo(() => entry?.classes.filter((c) => c.id !== entry.null_class) ?? [], [entry]);
   const [s, setS] = useState<Settings | null>(null);
   const [tiles, setTiles] = useState<Tile[]>([]);
   const [running, setRunning] = useState(false);
-  const [progress, setProgress] = useState<{ step: number; total: number } | null>(null);
-  const [last, setLast] = useState<{ ms: number; calls: number; settings: Settings } | null>(null);
+  const [progress, setProgress] = useState<StepEvent | null>(null);
+  const [last, setLast] = useState<{ ms: number; calls: number; stages: StageTiming[]; settings: Settings } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   const job = useRef<Job<GenerateResult> | null>(null);
   const generating = useRef(false);
   const autoRan = useRef(false);
-  const ready = models.generator.status === 'ready';
+  const baseSize = entry?.image_size ?? 64;
+  const upscaled = !!up && s?.size === up.image_size;
+  const genReady = models.generator.status === 'ready';
+  const ready = genReady && (!upscaled || models.upscaler.status === 'ready');
 
   const pinned = s?.variant;
   useEffect(() => {
     void hub.ensure('generator', pinned ? { variant: pinned } : {}).catch(() => {});
   }, [pinned]);
+  // the upscaler loads once the generator is ready (the page's first cat needs the generator
+  // first, and the two sessions would compete for the same cores); its variant follows the
+  // generator's (manifest.ts, chooseUpscalerVariant)
+  const genVariant = models.generator.info?.variant;
+  useEffect(() => {
+    if (genReady && upscaled) void hub.ensure('upscaler').catch(() => {});
+  }, [genReady, upscaled, genVariant]);
   useEffect(() => () => job.current?.cancel(), []);
 
   // settings come from the address; an edited address (or back/forward) updates them, and what
@@ -210,10 +247,10 @@ export default function GeneratePage() {
     if (!entry) return;
     const cur = current.current;
     if (cur && new URLSearchParams(generateLink(cur, entry.classes)).toString() === query) return;
-    const parsed = parseGenerateLink(new URLSearchParams(query), entry, choices);
+    const parsed = parseGenerateLink(new URLSearchParams(query), entry, choices, up);
     setS(parsed.settings);
     setLinkNotes(parsed.notes);
-  }, [entry, query, choices]);
+  }, [entry, up, query, choices]);
 
   const set = useCallback(
     (p: Partial<Settings>) =>
@@ -231,10 +268,8 @@ export default function GeneratePage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [entry, s === null]);
 
-  const size = entry?.image_size ?? 64;
-
   const badges = useCallback(
-    async (images: Float32Array, settings: Settings, n: number) => {
+    async (images: Float32Array, size: number, settings: Settings, n: number) => {
       try {
         const m = await hub.manifest();
         const ce = m.models.classifier;
@@ -266,36 +301,49 @@ export default function GeneratePage() {
         /* the badge is a bonus: no classifier, no badge */
       }
     },
-    [entry, size],
+    [entry],
   );
 
   const generate = useCallback(async () => {
     if (!s || !entry) return;
     const settings = s;
+    const upscale = !!up && settings.size === up.image_size;
     generating.current = true;
     setError(null);
     setRunning(true);
-    setProgress({ step: 0, total: settings.steps });
-    setTiles(Array.from({ length: settings.n }, (_, i) => ({ rgba: tiles[i]?.rgba ?? null })));
+    setProgress({ stage: 'base', step: 0, total: settings.steps, done: 0, of: settings.steps + (upscale ? up.sampler.default_steps : 0), size: baseSize });
+    setTiles(Array.from({ length: settings.n }, (_, i) => ({ rgba: tiles[i]?.rgba ?? null, size: tiles[i]?.size ?? settings.size })));
     try {
       const client = await hub.ensure('generator', settings.variant ? { variant: settings.variant } : {});
+      if (upscale) await hub.ensure('upscaler');
       const k = entry.classes.length;
       const row = settings.mix !== null ? classWeights(k, [[settings.breed, 1 - settings.a], [settings.mix, settings.a]]) : oneHot(k, settings.breed);
       const noise = window.__tinycatsNoise;
+      const want = streamLength(settings.n, baseSize, upscale ? settings.size : null);
       const j = client.generate(
-        { y: tile(row, settings.n), batch: settings.n, seed: settings.seed, noise: noise && noise.length === settings.n * 3 * size * size ? noise : undefined, steps: settings.steps, cfgScale: settings.cfg, solver: settings.solver, preview: true },
+        {
+          y: tile(row, settings.n),
+          batch: settings.n,
+          seed: settings.seed,
+          noise: noise && noise.length === want ? noise : undefined,
+          steps: settings.steps,
+          cfgScale: settings.cfg,
+          solver: settings.solver,
+          upscale,
+          preview: true,
+        },
         (ev) => {
-          setProgress({ step: ev.step, total: ev.total });
+          setProgress(ev);
           const x = ev.x;
-          if (x) setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(x, size, b) })));
+          if (x) setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(x, ev.size, b), size: ev.size })));
         },
       );
       job.current = j;
       const res = await j.promise;
-      setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(res.images, size, b) })));
-      setLast({ ms: res.ms, calls: res.calls, settings });
+      setTiles(Array.from({ length: settings.n }, (_, b) => ({ rgba: tensorToRgba(res.images, res.size, b), size: res.size })));
+      setLast({ ms: res.ms, calls: res.calls, stages: res.stages, settings });
       setRunning(false);
-      void badges(res.images, settings, settings.n);
+      void badges(res.images, res.size, settings, settings.n);
     } catch (e) {
       if (!(e instanceof CancelledError)) setError((e as Error).message);
       setRunning(false);
@@ -304,9 +352,9 @@ export default function GeneratePage() {
       generating.current = false;
       setProgress(null);
     }
-  }, [s, entry, size, tiles, badges]);
+  }, [s, entry, up, baseSize, tiles, badges]);
 
-  // a shared link (with a seed) shows its image as soon as the model is ready
+  // a shared link (with a seed) shows its image as soon as the models are ready
   useEffect(() => {
     if (ready && s && !autoRan.current && params.has('seed')) {
       autoRan.current = true;
@@ -314,8 +362,8 @@ export default function GeneratePage() {
     }
   }, [ready, s, params, generate]);
 
-  // the classifier (the badges) starts once the generator is ready and idle: loading both at once
-  // would slow both on a 2-core machine; a generation started first loads it for its badges
+  // the classifier (the badges) starts once the cat's models are ready and idle: loading both at
+  // once would slow both on a 2-core machine; a generation started first loads it for its badges
   useEffect(() => {
     if (ready && !running && !generating.current) void hub.ensure('classifier').catch(() => {});
   }, [ready, running]);
@@ -324,8 +372,13 @@ export default function GeneratePage() {
     const st = last?.settings ?? s!;
     const breed = entry!.classes[st.breed]!.key;
     const mix = st.mix !== null ? `-${entry!.classes[st.mix]!.key}${Math.round(st.a * 100)}` : '';
-    return `tinycats-${breed}${mix}-seed${st.seed}-${st.steps}${st.solver}-cfg${st.cfg}${st.n > 1 ? `-${b + 1}` : ''}`;
+    // the size only when upscaled: names of 64 px cats stay what they were
+    const px = st.size !== baseSize ? `-${st.size}px` : '';
+    return `tinycats-${breed}${mix}-seed${st.seed}-${st.steps}${st.solver}-cfg${st.cfg}${px}${st.n > 1 ? `-${b + 1}` : ''}`;
   };
+
+  const stageLabel = (p: StepEvent) => (p.stage === 'base' ? `${baseSize} px cat` : `Upscaling to ${p.size} px`);
+  const timing = (st: StageTiming) => `${st.stage === 'base' ? `${baseSize} px cat` : 'upscaler'} ${(st.ms / 1000).toFixed(2)} s (${st.calls} calls)`;
 
   if (!entry || !s) {
     return (
@@ -340,7 +393,7 @@ export default function GeneratePage() {
   }
 
   const cols = s.n === 1 ? 1 : s.n === 4 ? 2 : 3;
-  const shown = tiles.length ? tiles : Array.from({ length: s.n }, () => ({ rgba: null }) as Tile);
+  const shown = tiles.length ? tiles : Array.from({ length: s.n }, (): Tile => ({ rgba: null, size: s.size }));
 
   return (
     <Stack spacing={3}>
@@ -349,11 +402,12 @@ export default function GeneratePage() {
           Make a cat
         </Typography>
         <Typography color="text.secondary" sx={{ maxWidth: 760 }}>
-          A tiny diffusion transformer turns random noise into a {size}x{size} cat of the breed you pick, step by step, with classifier-free guidance. Mix two breeds to
-          get something in between.
+          A tiny diffusion transformer turns random noise into a {baseSize}x{baseSize} cat of the breed you pick, step by step, with classifier-free guidance
+          {up ? `; a second network then upscales it to ${up.image_size}x${up.image_size}` : ''}. Mix two breeds to get something in between.
         </Typography>
       </Box>
       <ModelStatus model="generator" />
+      {upscaled && genReady && <ModelStatus model="upscaler" testId="upscaler-backend" />}
       {linkNotes.length > 0 && (
         <Alert severity="warning" onClose={() => setLinkNotes([])} data-testid="link-notes">
           Some settings in this link were not used: {linkNotes.join('. ')}.
@@ -363,7 +417,7 @@ export default function GeneratePage() {
         <Grid size={{ xs: 12, md: 6 }}>
           <Card>
             <CardContent>
-              <Controls entry={entry} s={s} set={set} running={running} />
+              <Controls entry={entry} up={up} s={s} set={set} running={running} />
               <Stack direction="row" spacing={1} sx={{ mt: 3 }}>
                 <Button
                   size="large"
@@ -404,7 +458,7 @@ export default function GeneratePage() {
                         background: `linear-gradient(135deg, ${alpha(th.palette.primary.main, 0.12)}, ${alpha(th.palette.secondary.main, 0.12)})`,
                       })}
                     >
-                      <RgbaCanvas rgba={t.rgba} width={size} height={size} display="100%" testId={b === 0 ? 'generated' : `generated-${b}`} label={`generated cat ${b + 1}`} />
+                      <RgbaCanvas rgba={t.rgba} width={t.size} height={t.size} display="100%" testId={b === 0 ? 'generated' : `generated-${b}`} label={`generated cat ${b + 1}`} />
                     </Box>
                     <Stack direction="row" spacing={0.5} sx={{ mt: 0.75, alignItems: 'center', minHeight: 32 }}>
                       {t.badge ? (
@@ -424,15 +478,15 @@ export default function GeneratePage() {
                       <Box sx={{ flex: 1 }} />
                       {t.rgba && !running &&
                         [1, 4].map((k) => (
-                          <Tooltip key={k} title={`Download PNG, ${size * k} x ${size * k}${k > 1 ? ' (upscaled)' : ''}`}>
+                          <Tooltip key={k} title={`Download PNG, ${t.size * k} x ${t.size * k}${k > 1 ? ' (enlarged 4x with smoothing)' : ''}`}>
                             <Button
                               size="small"
                               sx={{ minWidth: 0, px: 1 }}
                               startIcon={<FileDownloadOutlinedIcon fontSize="small" />}
                               data-testid={k === 1 ? `download-${b}` : `download-x4-${b}`}
-                              onClick={async () => downloadBlob(await rgbaToPngBlob(t.rgba!, size, size, k), `${name(b)}${k > 1 ? '-x4' : ''}.png`)}
+                              onClick={async () => downloadBlob(await rgbaToPngBlob(t.rgba!, t.size, t.size, k), `${name(b)}${k > 1 ? '-x4' : ''}.png`)}
                             >
-                              {size * k}
+                              {t.size * k}
                             </Button>
                           </Tooltip>
                         ))}
@@ -444,13 +498,15 @@ export default function GeneratePage() {
                 {progress ? (
                   <Box>
                     <Typography variant="body2" color="text.secondary" data-testid="gen-progress">
-                      Step {progress.step} / {progress.total}
+                      {stageLabel(progress)}: step {progress.step} / {progress.total}
                     </Typography>
-                    <LinearProgress variant="determinate" value={(100 * progress.step) / progress.total} sx={{ mt: 0.5 }} />
+                    <LinearProgress variant="determinate" value={(100 * progress.done) / progress.of} sx={{ mt: 0.5 }} />
                   </Box>
                 ) : last ? (
                   <Stack direction="row" spacing={1} useFlexGap sx={{ alignItems: 'center', flexWrap: 'wrap' }}>
-                    <Chip size="small" label={`${(last.ms / 1000).toFixed(2)} s · ${last.calls} network calls`} data-testid="gen-ms" />
+                    <Tooltip title={last.stages.map(timing).join(' · ')}>
+                      <Chip size="small" label={`${(last.ms / 1000).toFixed(2)} s · ${last.calls} network calls`} data-testid="gen-ms" />
+                    </Tooltip>
                     <Button
                       size="small"
                       startIcon={<LinkIcon />}
