@@ -159,7 +159,8 @@ def test_generate_shows_progress_and_chunks_match_one_batch(tmp_path: Path,
                                                             cli: Cli) -> None:
     monkeypatch.setattr(generator_cmds, "SAMPLE_CHUNK", 2)
     r = cli("generate", "-b", "Bengal", "-n", "5", "--steps", "1", "--seed", "3", "--upscale",
-            "1", "-o", str(tmp_path / "grid.png"), "--out-dir", str(tmp_path / "each"))
+            "1", "--size", "64", "-o", str(tmp_path / "grid.png"), "--out-dir",
+            str(tmp_path / "each"))
     assert r.code == 0, r.err
     assert "sampling 5 x Bengal" in r.err and "5/5" in r.err
     gen = Generator(MANIFEST)
@@ -175,10 +176,10 @@ def test_generate_shows_progress_and_chunks_match_one_batch(tmp_path: Path,
 
 def test_out_dir_keeps_the_models_size_and_the_grid_is_scaled_smoothly(tmp_path: Path,
                                                                         cli: Cli) -> None:
-    """Saved cats are the model's own pixels unless --upscale asks otherwise, and an upscaled
-    image is smooth, not 2x2 blocks of equal pixels (which read as pixel art)."""
-    r = cli("generate", "-b", "Siamese", "-n", "2", "--steps", "1", "--seed", "5",
-            "-o", str(tmp_path / "grid.png"), "--out-dir", str(tmp_path / "each"))
+    """Saved cats are the generator's own pixels (--size 64) unless --upscale asks otherwise,
+    and an upscaled image is smooth, not 2x2 blocks of equal pixels (which read as pixel art)."""
+    r = cli("generate", "-b", "Siamese", "-n", "2", "--steps", "1", "--seed", "5", "--size",
+            "64", "-o", str(tmp_path / "grid.png"), "--out-dir", str(tmp_path / "each"))
     assert r.code == 0, r.err
     size = Generator(MANIFEST).size
     one = np.asarray(Image.open(tmp_path / "each" / "cat-5-000.png"))
@@ -188,7 +189,8 @@ def test_out_dir_keeps_the_models_size_and_the_grid_is_scaled_smoothly(tmp_path:
     assert (grid[:, 0::2] != grid[:, 1::2]).mean() > 0.3
 
     r = cli("generate", "-b", "Siamese", "-n", "1", "--steps", "1", "--seed", "5", "--upscale",
-            "2", "-o", str(tmp_path / "g2.png"), "--out-dir", str(tmp_path / "big"))
+            "2", "--size", "64", "-o", str(tmp_path / "g2.png"), "--out-dir",
+            str(tmp_path / "big"))
     assert r.code == 0, r.err
     assert np.asarray(Image.open(tmp_path / "big" / "cat-5-000.png")).shape[:2] == (2 * size,
                                                                                   2 * size)
