@@ -282,6 +282,15 @@ def test_upscaler_table_bicubic_against_the_model_on_real_and_generated_cats() -
     assert rp.upscaler_table([]).startswith("**Upscaler**: no upscaler figures")
 
 
+def test_speed_table_reads_the_two_stage_bench_as_a_ratio_against_its_target() -> None:
+    up = {"targets": {}, "upscale": {"unit": "one cat then upscale", "backend": "wasm",
+                                     "threads": 2, "runs": 5, "latencyMs": {"median": 900.0},
+                                     "base": {"latencyMs": {"median": 500.0}}}}
+    row = rows_of(rp.speed_table([measured("web-bench-upscale.json", up)], None, MANIFEST))[0]
+    assert row[0].startswith("browser: one 128x128 cat / its 64 px stage alone")
+    assert row[1:] == ["0.90 / 0.50 s = 1.80x", "1.6x", "**missed**"]
+
+
 def test_provenance_own_fields_then_a_record_of_these_exact_bytes(tmp_path: Path) -> None:
     raw = b'{"a": 1}'
     rec = {"x.json": {"sha256": rp.sha256_bytes(raw), "date": "2026-11-30", "machine": "M"}}

@@ -487,6 +487,15 @@ def web_rows(d: dict[str, Any]) -> list[list[str]]:
                      f"{num(lat.get('median', 0) / 1e3, 2)} / {num(lat.get('p90', 0) / 1e3, 2)} s",
                      f"{num(t['generateMs'] / 1e3, 0)} s" if "generateMs" in t else "",
                      verdict(lat.get("median"), t.get("generateMs"))])
+    u = d.get("upscale")
+    base = u.get("base") if isinstance(u, dict) else None
+    if isinstance(u, dict) and isinstance(base, dict) and isinstance(u.get("latencyMs"), dict):
+        big, small = u["latencyMs"].get("median", 0), base.get("latencyMs", {}).get("median", 0)
+        rows.append([f"browser: one 128x128 cat / its 64 px stage alone ({u.get('unit')}; "
+                     f"{backend(u)}, {u.get('threads')} threads), medians of the same "
+                     f"{u.get('runs')} runs", f"{num(big / 1e3, 2)} / {num(small / 1e3, 2)} s "
+                     f"= {num(big / small, 2) if small else ''}x", "1.6x",
+                     verdict(big / small if small else None, 1.6)])
     r = d.get("ready")
     if isinstance(r, dict) and r:
         pages = [p for p in ("classify", "generate") if isinstance(r.get(p), dict)]
