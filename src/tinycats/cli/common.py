@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -76,3 +76,11 @@ def progress_bar(description: str, total: int | None) -> Iterator[Progress]:
 
 __all__ = ["DataDirOpt", "TinycatsError", "console", "err_console", "fail", "progress_bar",
            "resolve_data_dir"]
+
+
+def print_export(entry: dict[str, Any], dest: Path) -> None:
+    """One line per exported file (size and parity against PyTorch), then the manifest's path."""
+    for name, fe in entry["files"].items():
+        console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
+                      f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")
+    console.print(f"manifest: {dest / 'manifest.json'}")

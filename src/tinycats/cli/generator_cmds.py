@@ -19,6 +19,7 @@ from tinycats.cli.common import (
     StepsOpt,
     console,
     fail,
+    print_export,
     progress_bar,
     resolve_data_dir,
     schedule_overrides,
@@ -337,10 +338,7 @@ def export_generator_cmd(
                  if v is not None}
     entry = export_generator(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
                              sampler=overrides)
-    for name, fe in entry["files"].items():
-        console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
-                      f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")
-    console.print(f"manifest: {dest / 'manifest.json'}")
+    print_export(entry, dest)
 
 
 def eval_generator(
@@ -608,7 +606,7 @@ def _bench_upscaler(manifest: Path, threads: int | None, images: int) -> None:
     gen, up = Generator(manifest, threads=threads), Upscaler(manifest, threads=threads)
     base_s: list[float] = []
     up_s: list[float] = []
-    for i in range(images + 1):  # the first round warms both sessions up, untimed
+    for i in range(images + 1):  # the first round warms both models up, untimed
         t0 = time.perf_counter()
         x = gen.sample(initial_noise(i, 1, gen.size), gen.one_hot([0]))
         t1 = time.perf_counter()

@@ -18,6 +18,7 @@ from tinycats.cli.common import (
     RunDirOpt,
     StepsOpt,
     console,
+    print_export,
     resolve_data_dir,
     schedule_overrides,
 )
@@ -171,10 +172,7 @@ def export_upscaler_cmd(
                  if v is not None}
     entry = export_upscaler(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
                             sampler=overrides)
-    for name, fe in entry["files"].items():
-        console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
-                      f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")
-    console.print(f"manifest: {dest / 'manifest.json'}")
+    print_export(entry, dest)
 
 
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,

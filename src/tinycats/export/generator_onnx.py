@@ -20,7 +20,14 @@ import torch
 from tinycats.breeds import GENERATOR_CLASSES, NULL_ID
 from tinycats.export import manifest as mf
 from tinycats.export.generator_int8 import to_int8
-from tinycats.export.onnx_common import OPSET, ExportError, fixed_input, to_fp16
+from tinycats.export.onnx_common import (
+    OPSET,
+    ExportError,
+    check_sampler_basics,
+    fixed_input,
+    to_fp16,
+    update_sampler,
+)
 from tinycats.generator.config import GeneratorConfig, config_from_checkpoint
 from tinycats.generator.dit import TinyDiT
 from tinycats.generator.flow import T_EPS
@@ -112,18 +119,9 @@ SAMPLER_KEYS = {"steps": "default_steps", "cfg_scale": "default_cfg_scale", "sol
 
 def check_sampler(sampler: dict[str, Any]) -> None:
     """Refuse sampler defaults the runtimes could not use (clear message, not a trace)."""
-    bad = set(sampler) - set(SAMPLER_KEYS)
-    if bad:
-        raise ExportError(f"unknown sampler setting(s) {sorted(bad)}; "
-                          f"known: {sorted(SAMPLER_KEYS)}")
-    if sampler.get("solver", "heun") not in ("euler", "heun"):
-        raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
-    if int(sampler.get("steps", 1)) < 1:
-        raise ExportError("steps must be at least 1")
+    check_sampler_basics(sampler, SAMPLER_KEYS)
     if float(sampler.get("cfg_scale", 1.0)) < 0:
         raise ExportError("the guidance scale must not be negative")
-    if float(sampler.get("shift", 1.0)) <= 0:
-        raise ExportError("the time-grid shift must be positive")
 
 
 def set_sampler_defaults(manifest_path: Path, sampler: dict[str, Any]) -> dict[str, Any]:
@@ -133,16 +131,8 @@ def set_sampler_defaults(manifest_path: Path, sampler: dict[str, Any]) -> dict[s
     The stored metrics were measured at the old defaults and are dropped when anything changes:
     ``tinycats eval generator`` measures the new ones."""
     check_sampler(sampler)
-    entry = mf.model_entry(mf.load(manifest_path), "generator")
-    sd = dict(entry["sampler"])
-    new = {SAMPLER_KEYS[k]: v for k, v in sampler.items()}
-    if all(sd.get(k) == v for k, v in new.items()):
-        return entry
-    sd.update(new)
-    entry["sampler"] = sd
-    entry.pop("metrics", None)
-    mf.update_model(manifest_path, "generator", entry)
-    return entry
+    return update_sampler(manifest_path, "generator",
+                          {SAMPLER_KEYS[k]: v for k, v in sampler.items()})
 
 
 def set_showcase(manifest_path: Path, class_key: str, seed: int) -> dict[str, Any]:

@@ -4,17 +4,47 @@ generator's fixed parity input (used by its export and by its int8 rebuild)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tinycats.breeds import NULL_ID
 from tinycats.errors import TinycatsError
+from tinycats.export import manifest as mf
 
 OPSET = 20  # what onnxruntime-web 1.30 loads
 
 
 class ExportError(TinycatsError):
     """A checkpoint, variant or setting the export refuses: one clear line, no trace."""
+
+
+def check_sampler_basics(sampler: dict[str, Any], keys: dict[str, str], what: str = "") -> None:
+    """The sampler checks every model shares: known settings only, a known solver, at least one
+    step, a positive time-grid shift (clear message, not a trace)."""
+    bad = set(sampler) - set(keys)
+    if bad:
+        raise ExportError(f"unknown {what}sampler setting(s) {sorted(bad)}; "
+                          f"known: {sorted(keys)}")
+    if sampler.get("solver", "heun") not in ("euler", "heun"):
+        raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
+    if int(sampler.get("steps", 1)) < 1:
+        raise ExportError("steps must be at least 1")
+    if float(sampler.get("shift", 1.0)) <= 0:
+        raise ExportError("the time-grid shift must be positive")
+
+
+def update_sampler(manifest_path: Path, model_key: str, new: dict[str, Any]) -> dict[str, Any]:
+    """Write checked sampler settings (manifest names) into one model's entry, without
+    re-exporting: the ONNX files do not depend on them. The stored metrics were measured at the
+    old settings and are dropped when anything changes."""
+    entry = mf.model_entry(mf.load(manifest_path), model_key)
+    if all(entry["sampler"].get(k) == v for k, v in new.items()):
+        return entry
+    entry["sampler"] = {**entry["sampler"], **new}
+    entry.pop("metrics", None)
+    mf.update_model(manifest_path, model_key, entry)
+    return entry
 
 
 def to_fp16(fp32: Path, out: Path) -> Path:

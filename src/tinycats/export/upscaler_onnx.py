@@ -20,7 +20,13 @@ from torch import nn
 
 from tinycats.config import ConfigError
 from tinycats.export import manifest as mf
-from tinycats.export.onnx_common import OPSET, ExportError, to_fp16
+from tinycats.export.onnx_common import (
+    OPSET,
+    ExportError,
+    check_sampler_basics,
+    to_fp16,
+    update_sampler,
+)
 from tinycats.generator.flow import T_EPS
 from tinycats.upscaler.config import UpscalerConfig
 from tinycats.upscaler.model import UpscalerUNet
@@ -98,16 +104,9 @@ def parity(model: UpscalerUNet, path: Path) -> dict[str, float]:
 
 def check_sampler(sampler: dict[str, Any]) -> None:
     """Refuse sampler defaults the runtimes could not use (clear message, not a trace)."""
-    bad = set(sampler) - set(SAMPLER_KEYS)
-    if bad:
-        raise ExportError(f"unknown upscaler sampler setting(s) {sorted(bad)}; "
-                          f"known: {sorted(SAMPLER_KEYS)}")
-    if sampler.get("solver", "heun") not in ("euler", "heun"):
-        raise ExportError(f"solver must be euler or heun, not {sampler['solver']!r}")
-    if not 1 <= int(sampler.get("steps", 1)) <= 1000:
+    check_sampler_basics(sampler, SAMPLER_KEYS, "upscaler ")
+    if int(sampler.get("steps", 1)) > 1000:
         raise ExportError("steps must be 1 to 1000")
-    if float(sampler.get("shift", 1.0)) <= 0:
-        raise ExportError("the time-grid shift must be positive")
     if not 0 <= float(sampler.get("s", 0.0)) <= 1:
         raise ExportError("the condition noise level s must be in [0, 1]")
 
@@ -182,11 +181,5 @@ def set_sampler_defaults(manifest_path: Path, sampler: dict[str, Any]) -> dict[s
     """Change the shipped upscaler's sampler settings without re-exporting; the stored metrics
     were measured at the old settings and are dropped when anything changes."""
     check_sampler(sampler)
-    entry = mf.model_entry(mf.load(manifest_path), MODEL_KEY)
-    new = {SAMPLER_KEYS[k]: v for k, v in sampler.items()}
-    if all(entry["sampler"].get(k) == v for k, v in new.items()):
-        return entry
-    entry["sampler"] = {**entry["sampler"], **new}
-    entry.pop("metrics", None)
-    mf.update_model(manifest_path, MODEL_KEY, entry)
-    return entry
+    return update_sampler(manifest_path, MODEL_KEY,
+                          {SAMPLER_KEYS[k]: v for k, v in sampler.items()})

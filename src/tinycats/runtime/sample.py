@@ -52,7 +52,7 @@ def initial_noise(seed: int, n: int, size: int, channels: int = 3) -> np.ndarray
 
 
 def open_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
-    """A CPU onnxruntime session for a verified model file (manifest.resolve_file)."""
+    """An onnxruntime CPU InferenceSession for a verified model file (manifest.resolve_file)."""
     so = ort.SessionOptions()
     if threads:
         so.intra_op_num_threads = threads
