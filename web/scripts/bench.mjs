@@ -7,6 +7,9 @@
 //     their defaults; each timed run also times its 64 px stage alone, so both figures and their
 //     ratio come from the same runs (WASM, 2 threads unless --threads says otherwise)
 //   - page ready with the models cached: navigation start -> the page's models loaded
+//   - native: the same classify / cat / 128 px cat units in native onnxruntime on the same CPU
+//     (`tinycats bench native`, the repository's .venv or TINYCATS_BIN), right after the browser
+//     runs, with the variants the browser used; the browser / native ratios (target <= 2x)
 //
 // Runs Debian's Chromium (WASM backend, as many threads as the page gets) against `vite preview`
 // (COOP/COEP like `tinycats serve`), in a fresh browser profile on disk (like a real browser: HTTP
@@ -16,8 +19,9 @@
 // Options: --runs N, --warmup N, --gen-runs N, --ready-runs N, --check (exit 1 when a figure misses
 // its target), --json FILE, --threads N, --variant V (all models), --classifier-variant V,
 // --generator-variant V, --upscaler-variant V, --opt LEVEL (session graph optimisation, all
-// models), --only classify,generate,upscale,ready (a subset). Defaults: the app's own choices.
-import { spawn } from 'node:child_process';
+// models), --only classify,generate,upscale,ready (a subset), --no-native (skip the native
+// figures). Defaults: the app's own choices.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -44,7 +48,8 @@ const VARIANTS = { classifier: opt('--classifier-variant', VARIANT), generator: 
 const UPSCALE_THREADS = THREADS || '2';
 const OPT = opt('--opt', ''); // default: the app's (engine/manifest.ts: optimizationFor)
 const ONLY = new Set(opt('--only', 'classify,generate,upscale,ready').split(','));
-const TARGETS = { classifyMs: 25, generateMs: 2000, readyMs: 1000 };
+const TARGETS = { classifyMs: 25, generateMs: 2000, readyMs: 1000, nativeRatio: 2 };
+const NATIVE = !args.includes('--no-native');
 
 if (!existsSync(resolve(WEB, 'dist/index.html'))) {
   console.error('no build: run `npm run build` (or `make web-build`) first');
@@ -197,11 +202,45 @@ await context.close();
 rmSync(profile, { recursive: true, force: true });
 stop();
 
+/** The browser's units in native onnxruntime, after the browser is closed (no CPU shared). */
+function nativeFigures() {
+  const units = [['classify', result.classify], ['generate', result.generate], ['upscale', result.upscale]].filter(([, r]) => r);
+  if (!NATIVE || !units.length) return undefined;
+  const venv = resolve(WEB, '../.venv/bin/tinycats');
+  const bin = process.env.TINYCATS_BIN ?? (existsSync(venv) ? venv : 'tinycats');
+  const cli = ['bench', 'native', '--model-dir', resolve(WEB, 'dist/models'), '--only', units.map(([u]) => u).join(','), '--threads', String(units[0][1].threads), '--runs', String(RUNS), '--warmup', String(WARMUP), '--gen-runs', String(GEN_RUNS), '--json', '-'];
+  const variant = (flag, v) => (v ? [flag, v] : []);
+  cli.push(...variant('--classifier-variant', result.classify?.variant), ...variant('--generator-variant', result.generate?.variant ?? result.upscale?.base?.variant), ...variant('--upscaler-variant', result.upscale?.variant));
+  const r = spawnSync(bin, cli, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    lines.push(`native figures: \`${bin} ${cli.join(' ')}\` failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? '').trim().split('\n').pop()}`);
+    return undefined;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const native = nativeFigures();
+if (native) {
+  result.native = native;
+  result.ratios = {};
+  lines.push(`native (${native.runtime}, ${native.cpu}, ${native.threads} thread(s)), the same units right after the browser runs:`);
+  for (const unit of ['classify', 'generate', 'upscale']) {
+    const b = result[unit];
+    const n = native[unit];
+    if (!b || !n) continue;
+    const ratio = b.latencyMs.median / n.latencyMs.median;
+    result.ratios[unit] = ratio;
+    const ok = ratio <= TARGETS.nativeRatio;
+    failed ||= !ok;
+    lines.push(`      ${unit} (${n.variant}): native median ${n.latencyMs.median.toFixed(1)} ms, browser ${b.latencyMs.median.toFixed(1)} ms: ${ratio.toFixed(2)}x [target <= ${TARGETS.nativeRatio}x: ${verdict(ok)}]`);
+  }
+}
+
 const runs = [result.classify, result.generate, result.upscale].filter(Boolean);
 const isolated = runs.length ? runs.every((r) => r.isolated) : undefined;
 const threads = [...new Set(runs.map((r) => r.threads))];
 console.log(
-  `tinycats web benchmark: ${result.browser}, ${isolated === undefined ? '' : isolated ? 'cross-origin isolated, ' : 'NOT isolated, '}${threads.length ? `WASM threads ${threads.join('/')}, ` : ''}${result.machine.cpus} CPU(s), load average ${result.loadAverage.before.join(' ')} before / ${result.loadAverage.after.join(' ')} after`,
+  `tinycats web benchmark: ${result.browser}, ${result.native?.cpu ?? `${result.machine.cpus} CPU(s) ${result.machine.model}`}, ${isolated === undefined ? '' : isolated ? 'cross-origin isolated, ' : 'NOT isolated, '}${threads.length ? `WASM threads ${threads.join('/')}, ` : ''}load average ${result.loadAverage.before.join(' ')} before / ${result.loadAverage.after.join(' ')} after`,
 );
 for (const l of lines) console.log(`  ${l}`);
 mkdirSync(dirname(JSON_OUT), { recursive: true });

@@ -1,5 +1,6 @@
-"""Web app commands: ``tinycats serve`` (the built app, cross-origin isolated) and
-``tinycats bench serve`` (its latency under a burst of requests)."""
+"""Web app commands: ``tinycats serve`` (the built app, cross-origin isolated), ``tinycats bench
+serve`` (its latency under a burst of requests) and ``tinycats bench native`` (what the browser
+benchmark times, in native onnxruntime: `npm run bench` prints the ratios)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,59 @@ def bench_serve(
         raise typer.Exit(1)
 
 
+def bench_native(
+    model_dir: Annotated[Path | None, typer.Option(
+        help="Folder with manifest.json + ONNX files (default: the shipped models).")] = None,
+    only: Annotated[str, typer.Option(help="Comma-separated: classify, generate, upscale.")
+                    ] = "classify,generate,upscale",
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 2,
+    classifier_variant: Annotated[str | None, typer.Option(help="Default: the manifest's.")
+                                  ] = None,
+    generator_variant: Annotated[str | None, typer.Option(help="Default: the manifest's.")
+                                 ] = None,
+    upscaler_variant: Annotated[str | None, typer.Option(help="Default: the manifest's.")
+                                ] = None,
+    runs: Annotated[int, typer.Option(help="Timed classifier calls.")] = 100,
+    warmup: Annotated[int, typer.Option(help="Untimed classifier calls first.")] = 30,
+    gen_runs: Annotated[int, typer.Option(help="Timed cats (and two-stage cats).")] = 5,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures here "
+                                                  "('-': print only the JSON).")] = None,
+) -> None:
+    """The browser benchmark's units (one classify call, one cat at the defaults, one 128 px
+    cat), timed in native onnxruntime on this CPU."""
+    import json
+
+    from tinycats.paths import shipped_models_dir
+    from tinycats.runtime.native_bench import native_figures
+
+    parts = {p.strip() for p in only.split(",") if p.strip()}
+    if not parts or parts - {"classify", "generate", "upscale"}:
+        raise fail(f"--only takes classify, generate, upscale; got {only!r}")
+    if runs < 1 or gen_runs < 1 or warmup < 0 or threads < 1:
+        raise fail("--runs, --gen-runs and --threads must be >= 1, --warmup >= 0")
+    manifest = (model_dir or shipped_models_dir()) / "manifest.json"
+    figs = native_figures(manifest, only=parts, threads=threads, runs=runs, warmup=warmup,
+                          gen_runs=gen_runs, variants={"classifier": classifier_variant,
+                                                       "generator": generator_variant,
+                                                       "upscaler": upscaler_variant})
+    if json_out is not None and str(json_out) == "-":
+        print(json.dumps(figs))
+        return
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(figs, indent=2) + "\n")
+    console.print(f"native {figs['runtime']}, {figs['cpu']}, {threads} thread(s)")
+    for name in ("classify", "generate", "upscale"):
+        if name in figs:
+            f = figs[name]
+            base = (f"; the generator's stage alone: median {f['baseLatencyMs']['median']:.1f} ms"
+                    if "baseLatencyMs" in f else "")
+            console.print(f"  {name} ({f['variant']}): median {f['latencyMs']['median']:.1f} ms, "
+                          f"p90 {f['latencyMs']['p90']:.1f} ms{base}")
+
+
 def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
              export: typer.Typer, bench: typer.Typer) -> None:
     app.command("serve")(serve)
     bench.command("serve")(bench_serve)
+    bench.command("native")(bench_native)
