@@ -291,6 +291,18 @@ def test_speed_table_reads_the_two_stage_bench_as_a_ratio_against_its_target() -
     assert row[1:] == ["0.90 / 0.50 s = 1.80x", "1.6x", "**missed**"]
 
 
+def test_speed_table_reads_browser_over_native_ratios_against_their_target() -> None:
+    bench = {"targets": {"nativeRatio": 2},
+             "native": {"threads": 2, "classify": {"variant": "fp32",
+                                                   "latencyMs": {"median": 10.0}},
+                        "generate": {"variant": "fp32", "latencyMs": {"median": 400.0}}},
+             "ratios": {"classify": 3.5, "generate": 1.9}}
+    md = rp.speed_table([measured("web-bench.json", bench)], None, MANIFEST)
+    rows = rows_of(md)
+    assert [r[1:] for r in rows] == [["3.50x", "2x", "**missed**"], ["1.90x", "2x", "met"]]
+    assert rows[0][0].startswith("browser / native onnxruntime (2 threads): classify one photo")
+
+
 def test_provenance_own_fields_then_a_record_of_these_exact_bytes(tmp_path: Path) -> None:
     raw = b'{"a": 1}'
     rec = {"x.json": {"sha256": rp.sha256_bytes(raw), "date": "2026-11-30", "machine": "M"}}

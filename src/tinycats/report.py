@@ -496,6 +496,7 @@ def web_rows(d: dict[str, Any]) -> list[list[str]]:
                      f"{u.get('runs')} runs", f"{num(big / 1e3, 2)} / {num(small / 1e3, 2)} s "
                      f"= {num(big / small, 2) if small else ''}x", "1.6x",
                      verdict(big / small if small else None, 1.6)])
+    rows += native_rows(d)
     r = d.get("ready")
     if isinstance(r, dict) and r:
         pages = [p for p in ("classify", "generate") if isinstance(r.get(p), dict)]
@@ -504,6 +505,27 @@ def web_rows(d: dict[str, Any]) -> list[list[str]]:
                      " / ".join(f"{num(m, 0)} ms" for m in ms),
                      f"{num(t['readyMs'] / 1e3, 0)} s" if "readyMs" in t else "",
                      " / ".join(verdict(m, t.get("readyMs")) for m in ms)])
+    return rows
+
+
+def native_rows(d: dict[str, Any]) -> list[list[str]]:
+    """Browser / native onnxruntime for each unit the browser bench timed natively too (same run,
+    same CPU, same variant)."""
+    n, ratios, rows = d.get("native"), d.get("ratios"), []
+    if not isinstance(n, dict) or not isinstance(ratios, dict):
+        return rows
+    target = d.get("targets", {}).get("nativeRatio")
+    names = {"classify": "classify one photo", "generate": "one cat",
+             "upscale": "one 128x128 cat"}
+    for unit, what in names.items():
+        part, ratio = n.get(unit), ratios.get(unit)
+        if not isinstance(part, dict) or not isinstance(ratio, int | float):
+            continue
+        ms = part.get("latencyMs", {}).get("median")
+        rows.append([f"browser / native onnxruntime ({n.get('threads')} threads): {what} "
+                     f"({part.get('variant')}), native median {num(ms, 1)} ms",
+                     f"{num(ratio, 2)}x", f"{num(target, 0)}x" if target else "",
+                     verdict(ratio, target)])
     return rows
 
 

@@ -222,6 +222,7 @@ function nativeFigures() {
 const native = nativeFigures();
 if (native) {
   result.native = native;
+  result.machine = native.cpu; // the project's way to name a machine: '2-vCPU Intel Xeon, AVX-512 + AMX'
   result.ratios = {};
   lines.push(`native (${native.runtime}, ${native.cpu}, ${native.threads} thread(s)), the same units right after the browser runs:`);
   for (const unit of ['classify', 'generate', 'upscale']) {
