@@ -511,7 +511,8 @@ def web_rows(d: dict[str, Any]) -> list[list[str]]:
 def native_rows(d: dict[str, Any]) -> list[list[str]]:
     """Browser / native onnxruntime for each unit the browser bench timed natively too (same run,
     same CPU, same variant)."""
-    n, ratios, rows = d.get("native"), d.get("ratios"), []
+    n, ratios = d.get("native"), d.get("ratios")
+    rows: list[list[str]] = []
     if not isinstance(n, dict) or not isinstance(ratios, dict):
         return rows
     target = d.get("targets", {}).get("nativeRatio")
