@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest test-slow demo clean web-install web-test web-build web-bench
+.PHONY: install test lint typecheck pytest test-slow test-package package demo clean web-install web-test web-build web-bench
 
 install: $(STAMP)
 
@@ -37,6 +37,18 @@ test: lint typecheck pytest web-test
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow
 
+# The wheel, built and installed offline into a fresh venv, running classify / generate / serve
+# from outside the checkout (slow: run by CI after `make test`; it carries web/dist when built).
+test-package: $(STAMP)
+	$(VENV)/bin/pytest -q -m slow tests/test_wheel_install.py
+
+# sdist + wheel in dist/: the wheel carries the default model variants and, once `make
+# web-build` has run, the web app (docs/decisions/0008). No build isolation: works offline.
+package: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist
+	@ls -la dist
+
 # the demo's grid goes where the CLI keeps its data, never into the checkout
 DEMO_OUT ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tinycats/demo/siamese.png
 demo: $(STAMP) web-build
@@ -44,7 +56,7 @@ demo: $(STAMP) web-build
 	$(VENV)/bin/tinycats serve --dir $(WEB)/dist --port $(DEMO_PORT)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-results
+	rm -rf $(VENV) .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-results build dist
 
 # --- web app (web/): Vite + React + TypeScript, ONNX Runtime Web -------------------------------
 WEB := web

@@ -14,6 +14,10 @@ What a plain ``python -m http.server`` lacks for this app:
   nothing does not hold a thread forever), and silence when a client hangs up mid-reply.
   ``load_test`` measures it (``tinycats bench serve``).
 
+The web app an installed wheel carries has no ``models/`` folder of its own (the package keeps
+the models once, in its ``web/public/models``): for that folder ``/models/`` is served from the
+package's models (``paths.bundled_app_models``).
+
 Only for local use: it binds 127.0.0.1 by default and has no TLS.
 """
 
@@ -91,6 +95,9 @@ class AppRequestHandler(SimpleHTTPRequestHandler):
     # would be answered without the isolation headers. Every reply here is HTTP/1.0 or later.
     default_request_version = "HTTP/1.0"
 
+    #: a folder served at /models/ in place of the app's own (the installed wheel's app)
+    models_dir: str | None = None
+
     def __init__(self, *args: Any, directory: str, **kwargs: Any) -> None:
         self.root = os.path.realpath(directory)
         super().__init__(*args, directory=self.root, **kwargs)
@@ -108,8 +115,11 @@ class AppRequestHandler(SimpleHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         if any(p == ".." or p.startswith(".") for p in parts):
             return None
-        full = os.path.realpath(os.path.join(self.root, *parts))
-        if full != self.root and not full.startswith(self.root + os.sep):
+        base = self.root
+        if self.models_dir is not None and parts[:1] == ["models"]:
+            base, parts = os.path.realpath(self.models_dir), parts[1:]
+        full = os.path.realpath(os.path.join(base, *parts))
+        if full != base and not full.startswith(base + os.sep):
             return None  # a symlink that leads out of the folder
         if os.path.isdir(full):
             index = os.path.join(full, "index.html")
@@ -171,16 +181,28 @@ class AppServer(ThreadingHTTPServer):
 
 
 def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, *,
-                quiet: bool = False) -> AppServer:
-    """A ready-to-run server for ``directory`` (port 0 picks a free port)."""
+                quiet: bool = False, models: Path | None = None) -> AppServer:
+    """A ready-to-run server for ``directory`` (port 0 picks a free port); ``models``, when
+    given, is served at ``/models/`` in place of ``directory/models`` (default: the package's
+    models for the installed wheel's web app, else none)."""
+    from tinycats.paths import bundled_app_models, checkout_root
+
     root = Path(directory)
     if not 0 <= port <= MAX_PORT:
         raise ServeError(f"port {port} is out of range: use 1 to {MAX_PORT} (or 0 for a "
                          "free one)")
     if not (root / "index.html").is_file():
+        if checkout_root() is None:
+            raise ServeError(f"{root} has no index.html: this installed tinycats carries no web "
+                             "app (its wheel was built before `make web-build`); give --dir a "
+                             "built app")
         raise ServeError(f"{root} has no index.html: build the web app first (make web-build)")
 
-    h_cls: type[AppRequestHandler] = type("Handler", (AppRequestHandler,), {"quiet": quiet})
+    if models is None:
+        models = bundled_app_models(root)
+    h_cls: type[AppRequestHandler] = type(
+        "Handler", (AppRequestHandler,),
+        {"quiet": quiet, "models_dir": None if models is None else str(models)})
 
     def handler(*args: Any, **kwargs: Any) -> AppRequestHandler:
         return h_cls(*args, directory=str(root), **kwargs)

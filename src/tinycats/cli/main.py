@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -40,10 +41,45 @@ for area in (data_cmds, classifier_cmds, generator_cmds, web_cmds, scale_cmds, r
                   bench=bench_app)
 
 
+def version_text() -> str:
+    """The package version, then one line per shipped model: its version and training date
+    (from the manifest the runtimes read: the checkout's, else the installed package's)."""
+    from tinycats.export import manifest as mf
+    from tinycats.paths import shipped_models_dir
+
+    path = shipped_models_dir() / mf.MANIFEST_NAME
+    lines = [f"tinycats {__version__}"]
+    try:
+        models = mf.load(path)["models"]
+    except mf.ManifestError as e:
+        return "\n".join([*lines, f"models: none ({e})"])
+    for key, entry in models.items():
+        rel = mf.release_fields(entry)
+        lines.append(f"{key} {rel['model_version']} (trained {rel['trained']}, default "
+                     f"{entry.get('default_variant', '?')})")
+    lines.append(f"models: {path.parent}")
+    return "\n".join(lines)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", "-V", is_eager=True, callback=_print_version,
+        help="Print the tinycats version and the shipped models' versions, then exit.")] = False,
+) -> None:
+    pass
+
+
 @app.command()
 def version() -> None:
-    """Print the tinycats version."""
-    print(__version__)
+    """Print the tinycats version and the shipped models' versions."""
+    print(version_text())
 
 
 def main() -> None:

@@ -83,14 +83,43 @@ def load(path: Path) -> dict[str, Any]:
     return m
 
 
+def release_fields(entry: dict[str, Any]) -> dict[str, str]:
+    """A model entry's ``model_version`` and ``trained`` date: its own when it has them, else
+    derived the way ``update_model`` writes them.
+
+    - ``trained``: the date (YYYY-MM-DD, UTC) the weights were trained, taken as the day they
+      were exported (every shipped model was exported when its training ended).
+    - ``model_version``: ``YYYY.MM.DD-<first 8 hex digits of the fp32 file's sha256>`` (the
+      default variant's when there is no fp32 file): readable, ordered by date, and different
+      for any other weights; a metrics update or a re-quantised int8 file keeps it.
+    """
+    exported = entry.get("exported")
+    trained = entry.get("trained")
+    if not isinstance(trained, str) or not trained:
+        trained = exported[:10] if isinstance(exported, str) and len(exported) >= 10 else "unknown"
+    version = entry.get("model_version")
+    if not isinstance(version, str) or not version:
+        files = entry.get("files")
+        if not isinstance(files, dict):
+            files = {}
+        fe = files.get("fp32") or files.get(str(entry.get("default_variant"))) or {}
+        sha = fe.get("sha256") if isinstance(fe, dict) else None
+        version = trained.replace("-", ".") + (f"-{sha[:8]}" if isinstance(sha, str) else "")
+    return {"model_version": version, "trained": trained}
+
+
 def update_model(path: Path, key: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """Insert or replace ``models[key]`` and rewrite the manifest atomically."""
+    """Insert or replace ``models[key]`` and rewrite the manifest atomically. Every entry
+    leaves with its ``model_version`` and ``trained`` date (``release_fields``)."""
     m: dict[str, Any] = (load(path) if path.exists()
                          else {"format": FORMAT, "version": VERSION, "models": {}})
     # A re-export gets fresh metadata; an update of metrics keeps the export's own.
     entry = {"exported": datetime.now(UTC).isoformat(timespec="seconds"),
              "producer": producer_versions(), **entry}
     m["models"][key] = entry
+    for e in m["models"].values():  # entries exported before these fields existed get them too
+        for field, value in release_fields(e).items():
+            e.setdefault(field, value)
     m["models"] = dict(sorted(m["models"].items()))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
