@@ -11,12 +11,14 @@ from a plain ``pip install`` with no checkout and no network (docs/decisions/000
 
 Both go to ``tinycats/_shipped/`` inside the package, laid out like the checkout
 (``tinycats.paths``). The sdist carries the same files so a wheel built from it is the same.
-An editable install (``make install``) copies nothing: the checkout has them.
+An editable install (``make install``) copies nothing: the checkout has them. A training image
+(the Modal app) needs no models: ``TINYCATS_BUNDLE=0`` builds the package without them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -83,6 +85,9 @@ class BuildPyWithModels(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             return  # the checkout's own web/public/models and web/dist are found first
+        if os.environ.get("TINYCATS_BUNDLE") == "0":
+            print("TINYCATS_BUNDLE=0: building without the models and the web app")
+            return
         manifest, files = bundle_plan(HERE)
         dest = Path(self.build_lib) / "tinycats" / paths.BUNDLE
         shutil.rmtree(dest, ignore_errors=True)  # nothing stale from an earlier build

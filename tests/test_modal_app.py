@@ -92,8 +92,10 @@ def test_image_installs_the_whole_package_from_the_project_folder(tmp_path: Path
     site = tmp_path / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                            "--no-build-isolation", "--no-index", "--target", str(site), str(src)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TINYCATS_BUNDLE": "0"})  # as INSTALL_COMMAND
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "TINYCATS_BUNDLE=0" in modal_app.INSTALL_COMMAND
     want = {p.relative_to(modal_app.REPO / "src").as_posix()
             for p in (modal_app.REPO / "src" / "tinycats").rglob("*.py")}
     got = {p.relative_to(site).as_posix() for p in (site / "tinycats").rglob("*.py")}

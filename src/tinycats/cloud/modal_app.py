@@ -54,7 +54,8 @@ IGNORE = modal.FilePatternMatcher(
     ".pytest_cache", "**/*.egg-info", "build", "dist", "web", "node_modules", "data", "runs",
     "reports", "tests", "shared", "*.pt", "*.png",
 )
-INSTALL_COMMAND = f"python -m pip install '{SRC_IN_IMAGE}[train]'"
+# the image trains: the package goes in without the shipped models (setup.py, TINYCATS_BUNDLE)
+INSTALL_COMMAND = f"TINYCATS_BUNDLE=0 python -m pip install '{SRC_IN_IMAGE}[train]'"
 
 
 def build_image(repo: Path = REPO) -> modal.Image:
