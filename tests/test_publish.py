@@ -18,11 +18,11 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from tinycats.config import load_yaml
+from tinycats.config import load_yaml, replace_train
 from tinycats.export import manifest as mf
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import from_arrays
-from tinycats.generator.train import replace, train
+from tinycats.generator.train import train
 from tinycats.publish import MARKER, PublishError, publish, push
 from tinycats.training import checkpoint
 
@@ -40,7 +40,7 @@ def gen_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        np.arange(24) % 12)
     threads = torch.get_num_threads()
     try:
-        train(replace(load_yaml(GeneratorConfig, CONFIG), steps=2), data, run, device="cpu",
+        train(replace_train(load_yaml(GeneratorConfig, CONFIG), steps=2), data, run, device="cpu",
               log=lambda _: None)
     finally:
         torch.set_num_threads(threads)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from tinycats.config import load_yaml
+from tinycats.config import load_yaml, replace_train
 from tinycats.generator.config import GeneratorConfig
 from tinycats.generator.data import GenData, from_arrays
-from tinycats.generator.train import replace, train
+from tinycats.generator.train import train
 from tinycats.training import tracking
 from tinycats.training.runlog import RunLog
 from tinycats.training.tracking import TrackingSettings
@@ -47,7 +47,7 @@ def tiny_data() -> GenData:
 
 
 def tiny_cfg(steps: int = 4) -> GeneratorConfig:
-    return replace(load_yaml(GeneratorConfig, CONFIG), steps=steps, sample_every=2)
+    return replace_train(load_yaml(GeneratorConfig, CONFIG), steps=steps, sample_every=2)
 
 
 def client(run: Path) -> tuple[Any, str]:

@@ -1,13 +1,16 @@
-"""The loop skeleton both trainers share (training/loop.py), checked piece by piece in one
-process: the stop on SIGTERM and on the wall-time limit, the non-finite skip, the logging
-window's speed and time to go, and the budget sizer's arithmetic with a clock the test moves."""
+"""The loop every trainer runs (training/loop.py), checked piece by piece in one process: the
+stop on SIGTERM and on the wall-time limit, the non-finite skip, the logging window's speed and
+time to go, the budget sizer's arithmetic with a clock the test moves, and ``run_steps`` driving
+a toy trainer through its hooks."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -18,6 +21,7 @@ from tinycats.config import ConfigError
 from tinycats.training import loop
 from tinycats.training.checkpoint import CheckpointError, check_same_model
 from tinycats.training.ema import EMA
+from tinycats.training.runlog import RunLog
 from tinycats.training.schedule import BUDGET_MARGIN, lr_at
 
 
@@ -227,3 +231,85 @@ def test_a_checkpoint_of_another_model_is_refused_unless_a_switch_only_adds_a_la
     with pytest.raises(CheckpointError):
         check_same_model({"config": {"model": {"width": 64}}}, now, Path("last.pt"),
                          frozenset({"final_conv"}))
+
+
+@dataclass
+class ToyState:
+    run: loop.Setup
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    ema: EMA | None = None
+    progress: loop.Progress = field(default_factory=loop.Progress)
+    saved: list[int] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        self.saved.append(self.progress.step)
+
+
+@dataclass
+class ToyTrainer(loop.Trainer):
+    """Fits y = 2x; its hooks record when the loop calls them, and it stops itself after
+    ``patience_step`` like the classifier's early stop."""
+    state: ToyState
+    run_dir: Path
+    runlog: RunLog
+    log: loop.Log
+    losses: list[float] = field(default_factory=lambda: [1.0] * 100)
+    events: list[str] = field(default_factory=list)
+    patience_step: int | None = None
+
+    def train_step(self) -> float:
+        st = self.state
+        st.opt.zero_grad()
+        x = torch.ones(4, 1)
+        loss = ((st.model(x) - 2 * x) ** 2).mean() * self.losses[st.progress.step]
+        loss.backward()
+        return float(loss.detach())
+
+    def window_metrics(self) -> dict[str, Any]:
+        return {"extra": self.state.progress.step}
+
+    def evaluate(self, total: int) -> None:
+        self.events.append(f"eval {self.state.progress.step}/{total}")
+
+    def save_samples(self, path: Path) -> None:
+        self.events.append(path.name)
+
+    def stopped_early(self) -> bool:
+        return self.patience_step is not None and self.state.progress.step >= self.patience_step
+
+
+def toy(tmp_path: Path, **kw: Any) -> ToyTrainer:
+    run = one_process()
+    model = nn.Linear(1, 1)
+    state = ToyState(run, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    return ToyTrainer(state, tmp_path, RunLog(tmp_path), print, **kw)
+
+
+def toy_plan(**kw: Any) -> loop.Plan:
+    return loop.Plan(**{"steps": 6, "lr": 0.1, "warmup": 1, "min_lr_ratio": 0.1,
+                        "grad_clip": 1.0, "batch_size": 4, "log_every": 4, "ckpt_every": 3,
+                        "max_minutes": None, "sample_every": 2, "eta": False, **kw})
+
+
+def test_run_steps_calls_the_hooks_in_order_and_skips_a_non_finite_step(
+        tmp_path: Path) -> None:
+    tr = toy(tmp_path)
+    tr.losses[2] = float("nan")  # the third step is skipped: no log, evaluation or checkpoint
+    ran = loop.run_steps(tr, toy_plan())
+    assert ran.total == 6 and tr.state.progress == loop.Progress(step=6, skipped=1, seen=20)
+    assert tr.events == ["eval 1/6", "eval 2/6", "step000002.png", "eval 4/6", "step000004.png",
+                         "eval 5/6", "eval 6/6", "step000006.png"]
+    assert tr.state.saved == [6]  # step 3, a checkpoint step, was the skipped one
+    records = [r for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert ['"step": 4' in r and '"extra": 4' in r for r in records] == [True, False]
+    assert '"step": 6' in records[1]  # the last step always closes a window
+
+
+def test_run_steps_stops_where_asked_and_on_the_trainers_own_early_stop(tmp_path: Path) -> None:
+    tr = toy(tmp_path / "a")
+    ran = loop.run_steps(tr, toy_plan(), stop_after_steps=2)
+    assert ran.total == 6 and tr.state.progress.step == 2  # the schedule kept its length
+    tr = toy(tmp_path / "b", patience_step=3)
+    loop.run_steps(tr, toy_plan())
+    assert tr.state.progress.step == 3 and tr.state.saved == [3]

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
 
 from tinycats.errors import TinycatsError
 
 T = TypeVar("T")
+
+
+class Recipe(Protocol):
+    """What ``replace_train`` needs of a recipe: a dataclass with a ``train`` section."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    train: Any
+
+
+R = TypeVar("R", bound=Recipe)
 
 
 class ConfigError(TinycatsError, ValueError):
@@ -61,3 +71,9 @@ def load_yaml(cls: type[T], path: Path | str) -> T:
 
 def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
+
+
+def replace_train(recipe: R, **overrides: Any) -> R:
+    """``recipe`` with these settings of its ``train`` section changed (a train command's
+    ``--steps``, ``--max-minutes``, ...)."""
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))

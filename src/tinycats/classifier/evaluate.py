@@ -14,20 +14,39 @@ most probable breed; ``argmax_rule`` gives the main numbers for a plain 13-way a
 
 Test images are the prepared cache at the model's input size: the same resize-shorter-side +
 centre-crop as the runtimes (tinycats.data.images.square_resize), decoded once.
+
+The report (``tinycats eval classifier``, ``reports/classifier.json``): these metrics for the
+PyTorch weights and every exported ONNX variant, each variant also on the test photos shrunk to
+the generator's size, with the model's manifest facts; the confusion matrix of the default variant
+beside it as a PNG; the main figures in the manifest entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tinycats.breeds import BREEDS, CLASSIFIER_LABELS, NUM_BREEDS, NUM_CLASSIFIER_LABELS, OTHER_ID
-from tinycats.runtime.classify import OTHER_THRESHOLD, decide
+from tinycats.runtime.classify import OTHER_THRESHOLD, Classifier, decide
 
 ECE_BINS = 15
+#: the figures the manifest keeps of every evaluated model
+MANIFEST_FIGURES = ("top1_breeds", "top3_breeds", "cat_vs_other", "ece", "images")
+TEST_SPLIT = "official Oxford-IIIT Pet test split (cats: 12 breeds; other: the dogs)"
+
+
+
+class TestSet(NamedTuple):
+    images: np.ndarray  # uint8, N x size x size x 3
+    labels: np.ndarray  # label ids
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[1])
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS,
@@ -127,3 +146,71 @@ def summary_line(name: str, m: dict[str, Any]) -> str:
     return (f"{name:<10} top-1 breeds {m['top1_breeds'] * 100:5.1f}%  top-3 "
             f"{m['top3_breeds'] * 100:5.1f}%  cat-vs-other {m['cat_vs_other'] * 100:5.2f}%  "
             f"ECE {m['ece']:.3f}  ({m['cat_images']} cats, {m['other_images']} other)")
+
+
+def torch_metrics(checkpoint: Path, test: TestSet) -> dict[str, Any]:
+    """The metrics of the PyTorch weights in ``checkpoint`` (imports torch: only here)."""
+    from tinycats.classifier.train import load_classifier
+    from tinycats.export.classifier_onnx import run_torch
+
+    model, _ = load_classifier(checkpoint)
+    return metrics(run_torch(model, test.images)[0], test.labels)
+
+
+def onnx_metrics(manifest: Path, variants: Iterable[str], test: TestSet, small: TestSet | None,
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    """The metrics of every exported variant, and with ``small`` (the same photos at a lower
+    size) of the same from those; each said in one line as soon as it is measured."""
+    results: dict[str, Any] = {}
+    for variant in variants:
+        clf = Classifier(manifest, variant)
+        key = f"onnx_{variant}"
+        results[key] = metrics(clf.predict(test.images), test.labels, clf.other_threshold)
+        log(summary_line(f"onnx {variant}", results[key]))
+        if small is not None:
+            key = f"onnx_{variant}_from_{small.size}px"
+            results[key] = metrics(clf.predict(small.images), small.labels, clf.other_threshold)
+            log(summary_line(f"  {small.size}px in", results[key]))
+    return results
+
+
+def int8_cost(results: dict[str, Any]) -> float | None:
+    """What int8 quantisation costs in top-1 breeds (a share, int8 minus fp32), when both
+    variants were measured."""
+    if "onnx_fp32" in results and "onnx_int8" in results:
+        return float(results["onnx_int8"]["top1_breeds"] - results["onnx_fp32"]["top1_breeds"])
+    return None
+
+
+def build_report(entry: dict[str, Any], results: dict[str, Any], command: str
+                 ) -> dict[str, Any]:
+    """The report of ``results``, with the facts of the evaluated model's manifest ``entry``."""
+    return {
+        "command": command,
+        "split": TEST_SPLIT,
+        "input_size": int(entry["input"]["size"]),
+        "model": {k: entry.get(k) for k in ("backbone", "params", "recipe", "trained_steps",
+                                            "int8_mode", "val")},
+        "files": {k: {"bytes": v["bytes"], "sha256": v["sha256"]}
+                  for k, v in entry["files"].items()},
+        "definitions": "see src/tinycats/classifier/evaluate.py",
+        "results": results,
+    }
+
+
+def confusion_path(report: Path) -> Path:
+    return report.with_name(report.stem + "-confusion.png")
+
+
+def save_default_confusion(entry: dict[str, Any], results: dict[str, Any], path: Path) -> None:
+    """The confusion matrix of the variant the runtimes use by default, when it was measured."""
+    default = f"onnx_{entry.get('default_variant', 'int8')}"
+    if default in results:
+        confusion_png(results[default]["confusion"], path,
+                      f"tinycats classifier ({default.replace('_', ' ')}), official test split")
+
+
+def manifest_metrics(results: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest entry keeps of ``results``: MANIFEST_FIGURES of every model."""
+    return {"split": "oxford-test", **{k: {m: v[m] for m in MANIFEST_FIGURES}
+                                       for k, v in results.items()}}

@@ -1,4 +1,4 @@
-"""Classifier training loop: fine-tune EfficientNet-Lite, visible from top to bottom.
+"""Classifier training: fine-tune EfficientNet-Lite; build, resume, step, validate, summary.
 
 One step: draw the global batch from (seed, step) with class-balancing weights -> augment it
 (same generator) -> take this rank's slice -> forward/backward (the frozen stem and first blocks
@@ -10,9 +10,10 @@ so far, and training stops early after ``patience`` passes without improvement.
 Checkpoints (``last.pt``) are atomic and hold everything the loop state depends on (weights, EMA,
 optimizer, step, early-stopping state), and the data and dropout randomness are functions of
 (seed, step), so a run stopped at any checkpoint and resumed ends with the same weights as an
-uninterrupted one. The same code runs on CPU, CUDA and under torchrun. What the generator's
-loop shares (devices and ranks, stopping, the non-finite skip, the logging window) is in
-training/loop.py.
+uninterrupted one. The same code runs on CPU, CUDA and under torchrun. The loop itself
+(devices and ranks, stopping, the non-finite skip, the logging window) is training/loop.py's
+``run_steps``; this file is what the classifier adds: build, resume, its step, validation, its
+summary.
 """
 
 from __future__ import annotations
@@ -218,44 +219,6 @@ def resume(cr: ClsRun, last: Path, steps: int, log: loop.Log) -> None:
     log(f"resumed from {last} at step {cr.progress.step}/{steps}")
 
 
-def start(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImages,
-          run_dir: Path, run: loop.Setup, *, resume_run: bool, steps: int, log: loop.Log
-          ) -> tuple[ClsRun, RunLog]:
-    """Build, resume from ``last.pt`` when there is one, open the run folder, say what runs."""
-    say = run.main_log(log)
-    cr = build(cfg, run)
-    last = run_dir / "last.pt"
-    if resume_run and last.exists():
-        resume(cr, last, steps, say)
-    runlog = loop.open_run(run_dir, cfg, run)
-    mc = cfg.model
-    trainable = sum(p.numel() for p in cr.model.parameters() if p.requires_grad)
-    say(f"EfficientNet-{mc.backbone} {count_params(cr.model) / 1e6:.2f}M params "
-        f"({trainable / 1e6:.2f}M trained) at {mc.input_size}px on {run.dev} "
-        f"x{run.dist.world}; {len(train_set)} train / {len(val_set)} val images; {steps} steps")
-    return cr, runlog
-
-
-def train_step(cr: ClsRun, train_set: LabeledImages, weights: torch.Tensor, aug: AugmentConfig,
-               use_bf16: bool) -> float:
-    """This rank's loss of one step (the augmented slice of the step's global batch), its
-    gradients in place."""
-    tc, dev, step = cr.cfg.train, cr.run.dev, cr.progress.step
-    idx, g = draw_indices(weights, tc.batch_size, tc.seed, step)
-    sl = cr.run.rank_slice()
-    x = augment(train_set.images[idx].to(dev), cr.cfg.model.input_size, g, aug)[sl]
-    y = train_set.labels[idx][sl].to(dev)
-    if tc.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    torch.manual_seed(tc.seed * 7919 + step)  # dropout: a function of (seed, step)
-    cr.opt.zero_grad(set_to_none=True)
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-        logits, _ = cr.model(x)
-    loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
-    loss.backward()
-    return float(loss.detach())
-
-
 def validate(cr: ClsRun, val_set: LabeledImages, runlog: RunLog, best_path: Path,
              log: loop.Log) -> None:
     """Score the weights and their EMA; keep the better one in ``best_path`` when it beats the
@@ -292,28 +255,101 @@ def validate(cr: ClsRun, val_set: LabeledImages, runlog: RunLog, best_path: Path
                 f"validation passes (best at step {cr.best_step})")
 
 
-def finish(cr: ClsRun, train_set: LabeledImages, val_set: LabeledImages, run_dir: Path,
-           runlog: RunLog, ctl: loop.RunControl, steps: int, log: loop.Log) -> dict[str, Any]:
+@dataclass
+class ClsTrainer(loop.Trainer):
+    """The classifier's part of the shared loop (training/loop.py): its step and its validation
+    passes (best weights kept, early stop)."""
+    state: ClsRun
+    train_set: LabeledImages
+    val_set: LabeledImages
+    run_dir: Path
+    runlog: RunLog
+    log: loop.Log
+    weights: torch.Tensor  # every training image's draw weight (class balancing)
+    aug: AugmentConfig
+    use_bf16: bool
+
+    def train_step(self) -> float:
+        """The augmented slice of the step's global batch."""
+        cr = self.state
+        tc, dev, step = cr.cfg.train, cr.run.dev, cr.progress.step
+        idx, g = draw_indices(self.weights, tc.batch_size, tc.seed, step)
+        sl = cr.run.rank_slice()
+        x = augment(self.train_set.images[idx].to(dev), cr.cfg.model.input_size, g, self.aug)[sl]
+        y = self.train_set.labels[idx][sl].to(dev)
+        if tc.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        torch.manual_seed(tc.seed * 7919 + step)  # dropout: a function of (seed, step)
+        cr.opt.zero_grad(set_to_none=True)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+            logits, _ = cr.model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+        loss.backward()
+        return float(loss.detach())
+
+    def evaluate(self, total: int) -> None:
+        step = self.state.progress.step
+        if step % self.state.cfg.train.eval_every == 0 or step == total:
+            validate(self.state, self.val_set, self.runlog, self.run_dir / "model.pt", self.log)
+
+    def stopped_early(self) -> bool:
+        return self.state.stopped_early
+
+
+def start(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImages,
+          run_dir: Path, *, device: str, resume_run: bool, steps: int, log: loop.Log
+          ) -> ClsTrainer:
+    """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run
+    folder, say what runs."""
+    tc = cfg.train
+    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
+    say = run.main_log(log)
+    cr = build(cfg, run)
+    last = run_dir / "last.pt"
+    if resume_run and last.exists():
+        resume(cr, last, steps, say)
+    runlog = loop.open_run(run_dir, cfg, run)
+    mc = cfg.model
+    trainable = sum(p.numel() for p in cr.model.parameters() if p.requires_grad)
+    say(f"EfficientNet-{mc.backbone} {count_params(cr.model) / 1e6:.2f}M params "
+        f"({trainable / 1e6:.2f}M trained) at {mc.input_size}px on {run.dev} "
+        f"x{run.dist.world}; {len(train_set)} train / {len(val_set)} val images; {steps} steps")
+    weights = sample_weights(train_set.labels, cfg.data.balance)
+    use_bf16 = precision.use_bf16(run.dev, cuda=cfg.train.bf16, cpu=False, log=log)
+    return ClsTrainer(cr, train_set, val_set, run_dir, runlog, log, weights,
+                      augment_config(cfg), use_bf16)
+
+
+def loop_plan(cfg: ClassifierConfig, steps: int) -> loop.Plan:
+    """A schedule of ``steps`` steps (the recipe gives epochs), no time budget; the log lines
+    say no time to go (validation passes make it uneven)."""
+    tc = cfg.train
+    return loop.Plan(steps, tc.lr, tc.warmup_steps, tc.min_lr_ratio, tc.grad_clip,
+                     tc.batch_size, tc.log_every, tc.ckpt_every, tc.max_minutes, eta=False)
+
+
+def finish(tr: ClsTrainer, ran: loop.Ran) -> dict[str, Any]:
     """The last checkpoint; a finished run's best weights calibrated; the run's summary."""
-    cr.save(run_dir / "last.pt")
-    p, best_path = cr.progress, run_dir / "model.pt"
+    cr, val_set, steps = tr.state, tr.val_set, ran.total
+    cr.save(tr.run_dir / "last.pt")
+    p, best_path = cr.progress, tr.run_dir / "model.pt"
     done = p.step >= steps or cr.stopped_early
     if done and cr.best is None:  # no validation pass ran (tiny runs): ship the last weights
-        validate(cr, val_set, runlog, best_path, log)
+        validate(cr, val_set, tr.runlog, best_path, tr.log)
     calibration = None
     if cr.run.is_main and done and best_path.exists():
         calibration = calibrate_checkpoint(best_path, val_set, cr.run.dev)
-        log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
-            f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
+        tr.log(f"temperature scaling on validation: T = {calibration['temperature']:.3f}, NLL "
+               f"{calibration['val_nll_before']:.3f} -> {calibration['val_nll_after']:.3f}")
     summary = {"step": p.step, "steps": steps, "seen": p.seen, "skipped": p.skipped,
-               "epochs": round(p.seen / max(len(train_set), 1), 2), "done": done,
+               "epochs": round(p.seen / max(len(tr.train_set), 1), 2), "done": done,
                "stopped_early": cr.stopped_early, "best_step": cr.best_step,
                "best_val": cr.best.as_dict() if cr.best else None, "calibration": calibration,
-               "minutes_this_run": round(ctl.minutes(), 2),
-               "train_counts": train_set.counts(), "val_counts": val_set.counts(),
+               "minutes_this_run": round(ran.control.minutes(), 2),
+               "train_counts": tr.train_set.counts(), "val_counts": val_set.counts(),
                "params": count_params(cr.model)}
     if cr.run.is_main:
-        loop.write_summary(run_dir, summary)
+        loop.write_summary(tr.run_dir, summary)
     distributed.shutdown()
     return summary
 
@@ -325,37 +361,11 @@ def train(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImage
     """Train (or resume) a classifier in ``run_dir``; the best weights end in ``model.pt``.
 
     ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
-    tc = cfg.train
-    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
     steps = total_steps(cfg, len(train_set))
-    cr, runlog = start(cfg, train_set, val_set, run_dir, run, resume_run=resume, steps=steps,
-                       log=log)
-    p, aug = cr.progress, augment_config(cfg)
-    weights = sample_weights(train_set.labels, cfg.data.balance)
-    use_bf16 = precision.use_bf16(run.dev, cuda=tc.bf16, cpu=False, log=log)
-    ctl = loop.RunControl(run, tc.max_minutes, log)
-    window = loop.LogWindow(ctl.t_start, p.step)
-    end = loop.last_step(steps, stop_after_steps)
-    with ctl:
-        while p.step < end and not cr.stopped_early and not ctl.should_stop(p.step):
-            lr = loop.set_lr(cr.opt, p.step, peak=tc.lr, warmup=tc.warmup_steps, total=steps,
-                             min_ratio=tc.min_lr_ratio)
-            loss = train_step(cr, train_set, weights, aug, use_bf16)
-            update = loop.finish_step(run, p, cr.model, cr.opt, loss, grad_clip=tc.grad_clip,
-                                      ema=cr.ema, log=log)
-            if update is None:
-                continue
-            window.add(update.loss, tc.batch_size)
-            if p.step % tc.log_every == 0 or p.step == end:
-                w = window.close(p.step, steps)
-                if run.is_main:
-                    loop.report(runlog, log, w, step=p.step, total=steps, lr=lr,
-                                grad_norm=update.grad_norm, skipped=p.skipped)
-            if p.step % tc.eval_every == 0 or p.step == steps:
-                validate(cr, val_set, runlog, run_dir / "model.pt", log)
-            if p.step % tc.ckpt_every == 0:
-                cr.save(run_dir / "last.pt")
-    return finish(cr, train_set, val_set, run_dir, runlog, ctl, steps, log)
+    tr = start(cfg, train_set, val_set, run_dir, device=device, resume_run=resume, steps=steps,
+               log=log)
+    ran = loop.run_steps(tr, loop_plan(cfg, steps), stop_after_steps=stop_after_steps)
+    return finish(tr, ran)
 
 
 def load_classifier(path: Path, device: str | torch.device = "cpu"

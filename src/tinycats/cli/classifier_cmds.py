@@ -16,43 +16,40 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from tinycats.cli.common import (
-    DataDirOpt,
-    DeviceOpt,
-    FreshOpt,
-    MaxMinutesOpt,
-    RecipeOpt,
-    RunDirOpt,
-    console,
-    err_console,
-    resolve_data_dir,
-)
+from tinycats.cli import common
+from tinycats.cli.common import console, err_console
 from tinycats.errors import TinycatsError
-from tinycats.paths import repo_root, runs_dir
+from tinycats.paths import SHIPPED_MODELS
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from tinycats.classifier.config import ClassifierConfig
+    from tinycats.classifier.evaluate import TestSet
 
 DEFAULT_CONFIG = "configs/classifier.yaml"
-DEFAULT_MODEL_DIR = "web/public/models"
 DEFAULT_REPORT = "reports/classifier.json"
-LOWRES_SIZE = 64  # the generator's image size
+#: the generator's image size: the test photos at this size (the runtime scales them back up)
+#: show how far the classifier can be trusted to judge generated cats
+LOWRES_SIZE = 64
+
+#: the ONNX models (default: the shipped ones, found from any folder: common.in_checkout)
+ModelDirOpt = Annotated[Path, typer.Option(help="Folder with manifest.json + ONNX files.")]
+WeightsOpt = Annotated[Path | None, typer.Option(
+    help="Trained weights (default: <data>/runs/<recipe name>/model.pt).")]
+WeightsRecipeOpt = Annotated[Path, typer.Option("--config", "-c", help="Recipe (for the default "
+                                                "checkpoint path).")]
 
 
-def _repo_path(p: Path) -> Path:
-    """A relative path that does not exist from here is tried from the checkout's root."""
-    if not p.is_absolute() and not p.exists() and (repo_root() / p).exists():
-        return repo_root() / p
-    return p
-
-
-def _load_config(config: Path) -> ClassifierConfig:
+def _recipe(config: Path, train_overrides: dict[str, object] | None = None
+            ) -> ClassifierConfig:
     from tinycats.classifier.config import ClassifierConfig
-    from tinycats.config import load_yaml
 
-    return load_yaml(ClassifierConfig, _repo_path(config))
+    return common.load_recipe(ClassifierConfig, config, train_overrides)
+
+
+def _weights(checkpoint: Path | None, root: Path, config: Path) -> Path:
+    """``--checkpoint``, else the ``model.pt`` of the recipe's run (the recipe is read only
+    then)."""
+    return checkpoint or common.run_folder(root, _recipe(config).name) / "model.pt"
 
 
 def _ensure_caches(root: Path, sources: list[str], sizes: list[int]) -> None:
@@ -72,57 +69,43 @@ def _ensure_caches(root: Path, sources: list[str], sizes: list[int]) -> None:
                                   "images)")
 
 
-def _default_checkpoint(root: Path, config: Path) -> Path:
-    return runs_dir(root) / _load_config(config).name / "model.pt"
-
-
-def _test_images(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _test_images(root: Path, size: int) -> TestSet:
     import numpy as np
 
+    from tinycats.classifier.evaluate import TestSet
     from tinycats.data import cache
 
     _ensure_caches(root, ["oxford"], [size])
     cs = cache.load(root, "oxford", size, mmap=False)
     keep = cs.splits == cache.SPLITS.index("test")
-    return np.asarray(cs.images[keep]), cs.labels[keep].astype(np.int64)
+    return TestSet(np.asarray(cs.images[keep]), cs.labels[keep].astype(np.int64))
 
 
 # ---- train ---------------------------------------------------------------------------------
 
 def train_classifier(
-    config: RecipeOpt = Path(DEFAULT_CONFIG),
-    data_dir: DataDirOpt = None,
-    run_dir: RunDirOpt = None,
-    fresh: FreshOpt = False,
-    device: DeviceOpt = "auto",
+    config: common.RecipeOpt = Path(DEFAULT_CONFIG),
+    data_dir: common.DataDirOpt = None,
+    run_dir: common.RunDirOpt = None,
+    fresh: common.FreshOpt = False,
+    device: common.DeviceOpt = "auto",
     epochs: Annotated[float | None, typer.Option(help="Override the recipe's epochs.")] = None,
-    max_minutes: MaxMinutesOpt = None,
+    max_minutes: common.MaxMinutesOpt = None,
     threads: Annotated[int | None, typer.Option(
         help="Override the recipe's CPU threads (1 is much faster when other jobs share "
              "the cores: busy-waiting OpenMP threads stall each other).")] = None,
 ) -> None:
     """Fine-tune the breed classifier (resumes from <run-dir>/last.pt unless --fresh)."""
-    import dataclasses
-
     from tinycats.classifier.data import load_split
     from tinycats.classifier.train import train
 
-    cfg = _load_config(config)
-    overrides: dict[str, Any] = {}
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if max_minutes is not None:
-        overrides["max_minutes"] = max_minutes
-    if threads is not None:
-        overrides["threads"] = threads
-    if overrides:
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **overrides))
-    root = resolve_data_dir(data_dir)
+    cfg = _recipe(config, common.given(epochs=epochs, max_minutes=max_minutes, threads=threads))
+    root = common.resolve_data_dir(data_dir)
     _ensure_caches(root, cfg.data.sources, [cfg.data.cache_size])
     _ensure_caches(root, ["oxford"], [cfg.model.input_size])
     train_set = load_split(root, cfg.data.sources, cfg.data.cache_size, "train")
     val_set = load_split(root, ["oxford"], cfg.model.input_size, "val")
-    out = run_dir or runs_dir(root) / cfg.name
+    out = common.run_folder(root, cfg.name, run_dir)
     if fresh:
         (out / "last.pt").unlink(missing_ok=True)
         (out / "metrics.jsonl").unlink(missing_ok=True)
@@ -136,11 +119,9 @@ def train_classifier(
 
 
 def calibrate_classifier(
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="Trained weights (default: <data>/runs/<recipe name>/model.pt).")] = None,
-    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe (for the default "
-                                         "checkpoint path).")] = Path(DEFAULT_CONFIG),
-    data_dir: DataDirOpt = None,
+    checkpoint: WeightsOpt = None,
+    config: WeightsRecipeOpt = Path(DEFAULT_CONFIG),
+    data_dir: common.DataDirOpt = None,
     refit: Annotated[bool, typer.Option("--refit", help="Fit again even if the checkpoint "
                                         "already has a temperature.")] = False,
 ) -> None:
@@ -151,14 +132,11 @@ def calibrate_classifier(
     from tinycats.classifier.config import ClassifierConfig
     from tinycats.classifier.data import load_split
     from tinycats.classifier.train import calibrate_checkpoint
-    from tinycats.cli.common import fail
     from tinycats.config import from_dict
     from tinycats.training import checkpoint as ckpt_io
 
-    root = resolve_data_dir(data_dir)
-    path = checkpoint or runs_dir(root) / _load_config(config).name / "model.pt"
-    if not path.exists():
-        raise fail(f"checkpoint {path} does not exist; train first or pass --checkpoint")
+    root = common.resolve_data_dir(data_dir)
+    path = common.existing_checkpoint(_weights(checkpoint, root, config))
     size = from_dict(ClassifierConfig, ckpt_io.load(path)["config"]).model.input_size
     _ensure_caches(root, ["oxford"], [size])
     val_set = load_split(root, ["oxford"], size, "val")
@@ -173,12 +151,10 @@ def calibrate_classifier(
 # ---- export --------------------------------------------------------------------------------
 
 def export_classifier_cmd(
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="Trained weights (default: <data>/runs/<recipe name>/model.pt).")] = None,
-    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe (for the default "
-                                         "checkpoint path).")] = Path(DEFAULT_CONFIG),
+    checkpoint: WeightsOpt = None,
+    config: WeightsRecipeOpt = Path(DEFAULT_CONFIG),
     out: Annotated[Path, typer.Option(help="Folder for the ONNX files and manifest.json.")
-                   ] = Path(DEFAULT_MODEL_DIR),
+                   ] = Path(SHIPPED_MODELS),
     int8: Annotated[str, typer.Option(help="int8 quantisation: static or dynamic.")
                     ] = "static",
     calibration_images: Annotated[int, typer.Option(help="Training images for calibration.")
@@ -188,7 +164,7 @@ def export_classifier_cmd(
     requantize: Annotated[bool, typer.Option(
         help="Only rebuild the int8 file from the fp32 ONNX in --out (no checkpoint needed).")
                           ] = False,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
 ) -> None:
     """Export to ONNX (fp32 + int8), check parity with PyTorch, update the manifest."""
     import numpy as np
@@ -199,15 +175,15 @@ def export_classifier_cmd(
     from tinycats.data import cache
     from tinycats.export.classifier_onnx import export_classifier
 
-    root = resolve_data_dir(data_dir)
-    out = _repo_path(out) if out == Path(DEFAULT_MODEL_DIR) else out
+    root = common.resolve_data_dir(data_dir)
+    out = common.in_checkout(out) if out == Path(SHIPPED_MODELS) else out  # the default only
     if requantize:  # the recipe gives the calibration sources; the manifest the input size
         from tinycats.export import manifest as mf
 
-        cfg = _load_config(config)
+        cfg = _recipe(config)
         size = int(mf.model_entry(mf.load(out / mf.MANIFEST_NAME), "classifier")["input"]["size"])
     else:
-        ckpt = checkpoint or _default_checkpoint(root, config)
+        ckpt = _weights(checkpoint, root, config)
         if not ckpt.exists():
             raise TinycatsError(f"no trained classifier at {ckpt}; train one first "
                                 "(tinycats train classifier) or pass --checkpoint")
@@ -241,8 +217,7 @@ def export_classifier_cmd(
 # ---- eval ----------------------------------------------------------------------------------
 
 def eval_classifier(
-    model_dir: Annotated[Path, typer.Option(help="Folder with manifest.json + ONNX files.")
-                         ] = Path(DEFAULT_MODEL_DIR),
+    model_dir: ModelDirOpt = Path(SHIPPED_MODELS),
     checkpoint: Annotated[Path | None, typer.Option(
         help="PyTorch weights to evaluate too (default: <data>/runs/<recipe>/model.pt; "
              "skipped when absent).")] = None,
@@ -254,83 +229,61 @@ def eval_classifier(
     lowres: Annotated[bool, typer.Option(
         help=f"Also measure the ONNX models on the test photos shrunk to {LOWRES_SIZE} px.")
                       ] = True,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
 ) -> None:
     """Test-split metrics for PyTorch and each exported ONNX variant; JSON + PNG report."""
-    from tinycats.classifier.evaluate import confusion_png, metrics, summary_line
+    from tinycats.classifier import evaluate as ev
     from tinycats.export import manifest as mf
-    from tinycats.runtime.classify import Classifier
 
-    root = resolve_data_dir(data_dir)
-    model_dir = _repo_path(model_dir)
-    man_path = model_dir / mf.MANIFEST_NAME
+    root = common.resolve_data_dir(data_dir)
+    man_path = common.models_folder(model_dir) / mf.MANIFEST_NAME
     entry = mf.model_entry(mf.load(man_path), "classifier")
     size = int(entry["input"]["size"])
-    images, labels = _test_images(root, size)
-    console.print(f"official test split: {len(labels)} images at {size}px")
-    results: dict[str, Any] = {}
-    ckpt = checkpoint or _default_checkpoint(root, config)
-    if ckpt.exists():
-        from tinycats.classifier.train import load_classifier
-        from tinycats.export.classifier_onnx import run_torch
-
-        model, _ = load_classifier(ckpt)
-        results["torch"] = metrics(run_torch(model, images)[0], labels)
-        console.print(summary_line("torch", results["torch"]))
-    elif checkpoint is not None:
-        raise TinycatsError(f"checkpoint {checkpoint} does not exist")
-    else:
-        console.print(f"[dim]no checkpoint at {ckpt}: PyTorch not evaluated[/]")
-    # The generator's samples are 64x64: the same test photos at 64 px (the runtime scales them
-    # back up) show how far the classifier can be trusted to judge them.
-    small, small_labels = _test_images(root, LOWRES_SIZE) if lowres else (None, None)
-    for variant in entry["files"]:
-        clf = Classifier(man_path, variant)
-        results[f"onnx_{variant}"] = metrics(clf.predict(images), labels, clf.other_threshold)
-        console.print(summary_line(f"onnx {variant}", results[f"onnx_{variant}"]))
-        if small is not None and small_labels is not None:
-            key = f"onnx_{variant}_from_{LOWRES_SIZE}px"
-            results[key] = metrics(clf.predict(small), small_labels, clf.other_threshold)
-            console.print(summary_line(f"  {LOWRES_SIZE}px in", results[key]))
-    default = f"onnx_{entry.get('default_variant', 'int8')}"
-    if "onnx_fp32" in results and "onnx_int8" in results:
-        d = results["onnx_int8"]["top1_breeds"] - results["onnx_fp32"]["top1_breeds"]
-        console.print(f"int8 quantisation cost: {d * 100:+.2f} points of top-1 breeds")
-    rep = {
-        "command": "tinycats " + " ".join(sys.argv[1:]) if sys.argv[0].endswith(
-            ("tinycats", "__main__.py")) else "tinycats eval classifier",
-        "split": "official Oxford-IIIT Pet test split (cats: 12 breeds; other: the dogs)",
-        "input_size": size,
-        "model": {k: entry.get(k) for k in ("backbone", "params", "recipe", "trained_steps",
-                                            "int8_mode", "val")},
-        "files": {k: {"bytes": v["bytes"], "sha256": v["sha256"]}
-                  for k, v in entry["files"].items()},
-        "definitions": "see src/tinycats/classifier/evaluate.py",
-        "results": results,
-    }
-    report = _repo_path(report.parent) / report.name if not report.is_absolute() else report
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(rep, indent=2) + "\n")
-    png = report.with_name(report.stem + "-confusion.png")
-    if default in results:
-        confusion_png(results[default]["confusion"], png,
-                      f"tinycats classifier ({default.replace('_', ' ')}), official test split")
-    console.print(f"report: {report}  confusion matrix: {png}")
+    test = _test_images(root, size)
+    console.print(f"official test split: {len(test.labels)} images at {size}px")
+    results = _torch_results(checkpoint, root, config, test)
+    small = _test_images(root, LOWRES_SIZE) if lowres else None
+    results |= ev.onnx_metrics(man_path, entry["files"], test, small, console.print)
+    cost = ev.int8_cost(results)
+    if cost is not None:
+        console.print(f"int8 quantisation cost: {cost * 100:+.2f} points of top-1 breeds")
+    path = common.report_path(report)
+    common.write_json(path, ev.build_report(entry, results, _command_line()))
+    png = ev.confusion_path(path)
+    ev.save_default_confusion(entry, results, png)
+    console.print(f"report: {path}  confusion matrix: {png}")
     if update_manifest:
-        keep = ("top1_breeds", "top3_breeds", "cat_vs_other", "ece", "images")
-        entry["metrics"] = {"split": "oxford-test", **{
-            k: {m: v[m] for m in keep} for k, v in results.items()}}
-        for k in ("exported", "producer"):
-            entry.pop(k, None)
-        mf.update_model(man_path, "classifier", entry)
+        common.store_metrics(man_path, "classifier", ev.manifest_metrics(results))
+
+
+def _torch_results(checkpoint: Path | None, root: Path, config: Path, test: TestSet
+                   ) -> dict[str, Any]:
+    """The PyTorch weights' metrics; none (said) when the recipe's run has no weights."""
+    from tinycats.classifier.evaluate import summary_line, torch_metrics
+
+    ckpt = _weights(checkpoint, root, config)
+    if ckpt.exists():
+        results = {"torch": torch_metrics(ckpt, test)}
+        console.print(summary_line("torch", results["torch"]))
+        return results
+    if checkpoint is not None:
+        raise TinycatsError(f"checkpoint {checkpoint} does not exist")
+    console.print(f"[dim]no checkpoint at {ckpt}: PyTorch not evaluated[/]")
+    return {}
+
+
+def _command_line() -> str:
+    """How this evaluation was asked for, for the report (called from Python: the command)."""
+    if sys.argv[0].endswith(("tinycats", "__main__.py")):
+        return "tinycats " + " ".join(sys.argv[1:])
+    return "tinycats eval classifier"
 
 
 # ---- classify ------------------------------------------------------------------------------
 
 def classify(
     images: Annotated[list[Path], typer.Argument(help="Image files.", show_default=False)],
-    model_dir: Annotated[Path, typer.Option(help="Folder with manifest.json + ONNX files.")
-                         ] = Path(DEFAULT_MODEL_DIR),
+    model_dir: ModelDirOpt = Path(SHIPPED_MODELS),
     variant: Annotated[str | None, typer.Option(help="Model variant: fp32 or int8 (default: "
                                                 "the manifest's).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=13)] = 3,
@@ -345,7 +298,7 @@ def classify(
 
     from tinycats.runtime.classify import Classifier, ImageInputError, cam_overlay, read_image
 
-    clf = Classifier(_repo_path(model_dir) / "manifest.json", variant)
+    clf = Classifier(common.models_folder(model_dir) / "manifest.json", variant)
     failures = 0
     table = Table(title=f"tinycats classifier ({clf.variant})", show_lines=False)
     for col in ("image", "#", "label", "probability"):
@@ -392,8 +345,7 @@ def classify(
 # ---- bench ---------------------------------------------------------------------------------
 
 def bench_classifier(
-    model_dir: Annotated[Path, typer.Option(help="Folder with manifest.json + ONNX files.")
-                         ] = Path(DEFAULT_MODEL_DIR),
+    model_dir: ModelDirOpt = Path(SHIPPED_MODELS),
     checkpoint: Annotated[Path | None, typer.Option(help="PyTorch weights (default: the "
                                                     "recipe's run; else the architecture "
                                                     "with random weights: same speed).")
@@ -402,7 +354,7 @@ def bench_classifier(
     threads: Annotated[int, typer.Option(help="CPU threads for torch and onnxruntime.")] = 2,
     batch: Annotated[int, typer.Option(help="Batch size for the throughput figure.")] = 32,
     seconds: Annotated[float, typer.Option(help="Time per measurement.")] = 3.0,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
 ) -> None:
     """Measured images/s and per-image latency: PyTorch, ONNX fp32 and int8 (warm-up first)."""
     import numpy as np
@@ -415,11 +367,10 @@ def bench_classifier(
     from tinycats.runtime.classify import Classifier
 
     torch.set_num_threads(threads)
-    man_path = _repo_path(model_dir) / mf.MANIFEST_NAME
+    man_path = common.models_folder(model_dir) / mf.MANIFEST_NAME
     entry = mf.model_entry(mf.load(man_path), "classifier")
     size = int(entry["input"]["size"])
-    root = resolve_data_dir(data_dir)
-    ckpt = checkpoint or _default_checkpoint(root, config)
+    ckpt = _weights(checkpoint, common.resolve_data_dir(data_dir), config)
     if ckpt.exists():
         from tinycats.classifier.train import load_classifier
 
@@ -460,11 +411,10 @@ def bench_classifier(
     console.print(table)
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    train.command("classifier")(train_classifier)
-    train.command("calibrate-classifier")(calibrate_classifier)
-    eval.command("classifier")(eval_classifier)
-    export.command("classifier")(export_classifier_cmd)
-    bench.command("classifier")(bench_classifier)
-    app.command("classify")(classify)
+register = common.registrar({
+    "train": {"classifier": train_classifier, "calibrate-classifier": calibrate_classifier},
+    "eval": {"classifier": eval_classifier},
+    "export": {"classifier": export_classifier_cmd},
+    "bench": {"classifier": bench_classifier},
+    "app": {"classify": classify},
+})

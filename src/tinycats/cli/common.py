@@ -1,11 +1,18 @@
-"""Options and helpers every command shares: the data folder, progress bars, clear errors."""
+"""What every command shares: its options, the data folder, progress bars, the recipe a train
+command reads, where runs, models and reports are found, and how a measurement reaches the
+manifest.
+
+User-caused errors are raised as ``TinycatsError``: ``cli/main.py`` prints one red line and exits
+with code 2. ``fail`` prints the same line for an exit code of its own (``report --check``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,7 +26,12 @@ from rich.progress import (
 )
 
 from tinycats.errors import TinycatsError
-from tinycats.paths import data_dir
+from tinycats.paths import data_dir, repo_root, runs_dir, shipped_models_dir
+
+if TYPE_CHECKING:
+    from tinycats.config import Recipe
+
+R = TypeVar("R", bound="Recipe")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -41,20 +53,6 @@ BudgetMinutesOpt = Annotated[float | None, typer.Option(
     help="Size the schedule to this many minutes on this machine (measured speed).")]
 
 
-def schedule_overrides(steps: int | None, budget_minutes: float | None,
-                       max_minutes: float | None) -> dict[str, object]:
-    """The train commands' --steps / --budget-minutes / --max-minutes as recipe overrides; an
-    explicit step count replaces a recipe's time budget."""
-    out: dict[str, object] = {}
-    if steps is not None:
-        out.update(steps=steps, budget_minutes=None)
-    if budget_minutes is not None:
-        out["budget_minutes"] = budget_minutes
-    if max_minutes is not None:
-        out["max_minutes"] = max_minutes
-    return out
-
-
 def resolve_data_dir(opt: Path | None) -> Path:
     return data_dir(opt)
 
@@ -74,8 +72,93 @@ def progress_bar(description: str, total: int | None) -> Iterator[Progress]:
         yield p
 
 
-__all__ = ["DataDirOpt", "TinycatsError", "console", "err_console", "fail", "progress_bar",
-           "resolve_data_dir"]
+def registrar(commands: Mapping[str, Mapping[str, Callable[..., Any]]]) -> Callable[..., None]:
+    """A module's ``register``, from its table of commands ``{group: {name: command}}`` (group
+    ``app`` is the top level). ``cli/main.py`` calls it with every group by name; each group
+    lists its commands in the order the table gives them."""
+
+    def register(**groups: typer.Typer) -> None:
+        for group, named in commands.items():
+            for name, command in named.items():
+                groups[group].command(name)(command)
+
+    return register
+
+
+# ---- recipes and overrides -----------------------------------------------------------------
+
+def given(**options: object) -> dict[str, object]:
+    """The options the command line gave (an option left at None was not given)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def schedule_overrides(steps: int | None, budget_minutes: float | None,
+                       max_minutes: float | None) -> dict[str, object]:
+    """The train commands' --steps / --budget-minutes / --max-minutes as recipe overrides; an
+    explicit step count replaces a recipe's time budget."""
+    out: dict[str, object] = {}
+    if steps is not None:
+        out.update(steps=steps, budget_minutes=None)
+    return {**out, **given(budget_minutes=budget_minutes, max_minutes=max_minutes)}
+
+
+def load_recipe(cls: type[R], config: Path, train_overrides: Mapping[str, object] | None = None
+                ) -> R:
+    """The recipe in ``config`` (found in the checkout too) with a train command's overrides
+    of its ``train`` section."""
+    from tinycats.config import load_yaml, replace_train
+
+    recipe = load_yaml(cls, in_checkout(config))
+    return replace_train(recipe, **train_overrides) if train_overrides else recipe
+
+
+# ---- where runs, models and reports are ----------------------------------------------------
+
+def in_checkout(path: Path) -> Path:
+    """``path``; when it is relative and not there from here, the checkout's one of that name
+    (if that exists), so recipes, reports and the shipped models are found from any folder."""
+    if not path.is_absolute() and not path.exists() and (repo_root() / path).exists():
+        return repo_root() / path
+    return path
+
+
+def run_folder(root: Path, name: str, run_dir: Path | None = None) -> Path:
+    """``--run-dir`` when given, else ``<data>/runs/<name>`` (the recipe's name)."""
+    return run_dir or runs_dir(root) / name
+
+
+def existing_checkpoint(path: Path) -> Path:
+    """``path``, refused in one line when no checkpoint is there."""
+    if not path.exists():
+        raise TinycatsError(f"checkpoint {path} does not exist; train first or pass --checkpoint")
+    return path
+
+
+def models_folder(model_dir: Path | None) -> Path:
+    """``--model-dir`` (see ``in_checkout``), else the shipped models."""
+    return shipped_models_dir() if model_dir is None else in_checkout(model_dir)
+
+
+def report_path(path: Path) -> Path:
+    """Where a report file goes: a relative path's folder is looked up in the checkout too, so
+    ``reports/`` (the README's tables are made from it) is found from any folder."""
+    return path if path.is_absolute() else in_checkout(path.parent) / path.name
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """A report: ``obj`` as indented JSON, its folder made first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def store_metrics(manifest: Path, key: str, metrics: dict[str, Any]) -> None:
+    """Write measured figures into the manifest entry ``key``; the entry keeps its export's
+    date and producer (``manifest.update_model``: only a re-export renews them)."""
+    from tinycats.export import manifest as mf
+
+    entry = mf.model_entry(mf.load(manifest), key)
+    entry["metrics"] = metrics
+    mf.update_model(manifest, key, entry)
 
 
 def print_export(entry: dict[str, Any], dest: Path) -> None:

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tinycats.breeds import ANY_CAT, CLASSIFIER_LABELS
+from tinycats.cli import common
 from tinycats.cli.common import DataDirOpt, console, err_console, resolve_data_dir
 from tinycats.errors import TinycatsError
 
@@ -335,10 +336,8 @@ def bench_data_cmd(
         console.print(f"[dim]{note}[/]")
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    data.command("fetch")(_os_errors(fetch_cmd))
-    data.command("add")(_os_errors(add_cmd))
-    data.command("prepare")(_os_errors(prepare_cmd))
-    data.command("stats")(_os_errors(stats_cmd))
-    bench.command("data")(_os_errors(bench_data_cmd))
+register = common.registrar({
+    "data": {"fetch": _os_errors(fetch_cmd), "add": _os_errors(add_cmd),
+             "prepare": _os_errors(prepare_cmd), "stats": _os_errors(stats_cmd)},
+    "bench": {"data": _os_errors(bench_data_cmd)},
+})

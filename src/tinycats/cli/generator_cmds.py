@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tinycats.cli.common import (
-    BudgetMinutesOpt,
-    DataDirOpt,
-    DeviceOpt,
-    FreshOpt,
-    MaxMinutesOpt,
-    RecipeOpt,
-    RunDirOpt,
-    StepsOpt,
-    console,
-    fail,
-    print_export,
-    progress_bar,
-    resolve_data_dir,
-    schedule_overrides,
-)
-from tinycats.paths import repo_root, runs_dir, shipped_models_dir
+from tinycats.cli import common
+from tinycats.cli.common import console, progress_bar
+from tinycats.errors import TinycatsError
+from tinycats.paths import repo_root, shipped_models_dir
 from tinycats.runtime.limits import MAX_CATS, MAX_CFG_SCALE, MAX_SEED, MAX_SHIFT, MAX_STEPS
 
 if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands that need them
@@ -32,20 +19,18 @@ if TYPE_CHECKING:  # the CLI imports torch-side modules only inside the commands
 
     from tinycats.generator.config import GeneratorConfig
     from tinycats.generator.crops import Crop
+    from tinycats.generator.evaluate import GenEvalConfig
     from tinycats.runtime.sample import Generator, SamplerSettings
     from tinycats.runtime.upscale import Upscaler
 
 DEFAULT_CONFIG = "configs/generator.yaml"
 
 
-def load_recipe(config: Path) -> GeneratorConfig:
-    """A generator recipe; a relative path is also looked up in the checkout."""
-    from tinycats.config import load_yaml
+def _recipe(config: Path, train_overrides: dict[str, object] | None = None
+            ) -> GeneratorConfig:
     from tinycats.generator.config import GeneratorConfig
 
-    if not config.exists() and (repo_root() / config).exists():
-        config = repo_root() / config
-    return load_yaml(GeneratorConfig, config)
+    return common.load_recipe(GeneratorConfig, config, train_overrides)
 
 
 def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
@@ -67,30 +52,27 @@ def _face_crops_with_progress(root: Path, size: int, crop: Crop) -> None:
 
 
 def train_generator(
-    config: RecipeOpt = Path(DEFAULT_CONFIG),
-    data_dir: DataDirOpt = None,
-    run_dir: RunDirOpt = None,
-    fresh: FreshOpt = False,
-    device: DeviceOpt = "auto",
-    steps: StepsOpt = None,
-    max_minutes: MaxMinutesOpt = None,
-    budget_minutes: BudgetMinutesOpt = None,
+    config: common.RecipeOpt = Path(DEFAULT_CONFIG),
+    data_dir: common.DataDirOpt = None,
+    run_dir: common.RunDirOpt = None,
+    fresh: common.FreshOpt = False,
+    device: common.DeviceOpt = "auto",
+    steps: common.StepsOpt = None,
+    max_minutes: common.MaxMinutesOpt = None,
+    budget_minutes: common.BudgetMinutesOpt = None,
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights: an exported generator-fp32.onnx"
         " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,
 ) -> None:
     """Train TinyDiT with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.generator.data import load_gen_data
-    from tinycats.generator.train import replace, train
+    from tinycats.generator.train import train
 
-    cfg = load_recipe(config)
-    overrides = schedule_overrides(steps, budget_minutes, max_minutes)
-    if overrides:
-        cfg = replace(cfg, **overrides)
-    root = resolve_data_dir(data_dir)
+    cfg = _recipe(config, common.schedule_overrides(steps, budget_minutes, max_minutes))
+    root = common.resolve_data_dir(data_dir)
     _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
-    out = run_dir or runs_dir(root) / cfg.name
+    out = common.run_folder(root, cfg.name, run_dir)
     init_state = None
     if init_from is not None and (fresh or not (out / "last.pt").exists()):
         from tinycats.generator.warm_start import load_init_state
@@ -274,10 +256,10 @@ def generate(
     from tinycats.runtime.sample import Generator, initial_noise
 
     if (breed is None) == (mix is None):
-        raise fail("give exactly one of --breed or --mix")
-    mdir = model_dir or shipped_models_dir()
+        raise TinycatsError("give exactly one of --breed or --mix")
+    mdir = common.models_folder(model_dir)
     if size is not None and size < 1:
-        raise fail(f"--size must be a positive number of pixels, got {size}")
+        raise TinycatsError(f"--size must be a positive number of pixels, got {size}")
     _check_generate_options(n=n, upscale=1 if upscale is None else upscale, steps=steps,
                             cfg=cfg, solver=solver, shift=shift, seed=seed, output=output,
                             out_dir=out_dir)
@@ -310,7 +292,7 @@ def generate(
 def export_generator_cmd(
     checkpoint: Annotated[Path | None, typer.Option(help="EMA checkpoint (default: "
                           "<data>/runs/generator/ema.pt).")] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     out: Annotated[Path | None, typer.Option(help="Folder for ONNX + manifest.json (default: "
                    "the shipped models folder).")] = None,
     variants: Annotated[str, typer.Option(help="Comma-separated: fp32,fp16,int8.")
@@ -327,23 +309,18 @@ def export_generator_cmd(
     """Export the generator's EMA weights to ONNX (fp32/fp16/int8), parity-checked."""
     from tinycats.export.generator_onnx import export_generator
 
-    ck = checkpoint or runs_dir(resolve_data_dir(data_dir)) / "generator" / "ema.pt"
-    if not ck.exists():
-        from tinycats.cli.common import fail
-
-        raise fail(f"checkpoint {ck} does not exist; train first or pass --checkpoint")
+    root = common.resolve_data_dir(data_dir)
+    ck = common.existing_checkpoint(checkpoint or common.run_folder(root, "generator") / "ema.pt")
     dest = out or shipped_models_dir()
-    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver,
-                                   "shift": shift}.items()
-                 if v is not None}
     entry = export_generator(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
-                             sampler=overrides)
-    print_export(entry, dest)
+                             sampler=common.given(steps=steps, cfg_scale=cfg, solver=solver,
+                                                  shift=shift))
+    common.print_export(entry, dest)
 
 
 def eval_generator(
     model_dir: ModelDirOpt = None,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     n_per_breed: Annotated[int, typer.Option(help="Samples per breed (per seed).")] = 32,
     steps: Annotated[int | None, typer.Option(help="Sampler steps (default: manifest).")] = None,
     cfg: Annotated[float | None, typer.Option("--cfg", help="Guidance scale (default: "
@@ -373,43 +350,54 @@ def eval_generator(
     """FID/KID vs the Oxford test split, breed accuracy by the shipped classifier and by a
     second judge (Lite2 features + logistic regression), "not a cat" share, memorisation
     distances and sample grids, measured on the exported ONNX model, per seed and pooled."""
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from tinycats.cli.common import err_console
     from tinycats.export import manifest as mf
-    from tinycats.generator.evaluate import (
-        GenEvalConfig,
-        evaluate_generator,
-        per_breed_table,
-        summary_table,
-    )
+    from tinycats.generator.evaluate import GenEvalConfig, manifest_metrics, training_crop
+    from tinycats.runtime.sample import MODEL_KEY
 
+    seed_list = _seed_list(seed, seeds)
+    if n_per_breed < 1:
+        raise TinycatsError("--n-per-breed must be at least 1")
+    mdir = common.models_folder(model_dir)
+    root = common.resolve_data_dir(data_dir)
+    report_dir = common.in_checkout(report_dir)
+    ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
+                         shift=shift, seeds=tuple(seed_list or [1234]), variant=variant,
+                         fid=with_fid, judge=with_judge)
+    gen_entry = mf.model_entry(mf.load(mdir / "manifest.json"), MODEL_KEY)
+    _face_crops_with_progress(root, int(gen_entry["image_size"]), training_crop(gen_entry))
+    rep = _evaluate_with_progress(mdir, root, ecfg, report_dir)
+    _print_generator_report(rep)
+    console.print(f"report: {report_dir}")
+    entry = mf.model_entry(mf.load(mdir / "manifest.json"), "generator")
+    # the manifest's figures describe the variant the runtimes use by default, and include FID
+    if (update_manifest and with_fid
+            and rep["model"]["variant"] == entry.get("default_variant", "fp32")):
+        common.store_metrics(mdir / "manifest.json", "generator", manifest_metrics(rep))
+
+
+def _seed_list(seed: list[int] | None, seeds: str | None) -> list[int]:
+    """--seed (repeated) and --seeds (comma-separated) together, each seed once."""
     seed_list = list(seed or [])
     for item in (seeds or "").split(","):
         if item.strip():
             try:
                 seed_list.append(int(item))
             except ValueError:
-                raise fail(f"--seeds wants comma-separated whole numbers (got {item!r})"
-                           ) from None
+                raise TinycatsError(f"--seeds wants comma-separated whole numbers (got {item!r})"
+                                    ) from None
     if len(set(seed_list)) != len(seed_list):
-        raise fail(f"a seed is given twice: {seed_list}")
-    if n_per_breed < 1:
-        raise fail("--n-per-breed must be at least 1")
-    mdir = model_dir or shipped_models_dir()
-    root = resolve_data_dir(data_dir)
-    if report_dir == Path("reports") and not report_dir.exists():
-        report_dir = repo_root() / "reports"
-    ecfg = GenEvalConfig(n_per_breed=n_per_breed, steps=steps, cfg_scale=cfg, solver=solver,
-                         shift=shift, seeds=tuple(seed_list or [1234]), variant=variant,
-                         fid=with_fid, judge=with_judge)
-    from tinycats.generator.evaluate import training_crop
-    from tinycats.runtime.sample import MODEL_KEY
+        raise TinycatsError(f"a seed is given twice: {seed_list}")
+    return seed_list
 
-    gen_entry = mf.model_entry(mf.load(mdir / "manifest.json"), MODEL_KEY)
-    _face_crops_with_progress(root, int(gen_entry["image_size"]), training_crop(gen_entry))
-    with Progress(console=err_console, transient=True) as prog:
+
+def _evaluate_with_progress(mdir: Path, root: Path, ecfg: GenEvalConfig, report_dir: Path
+                            ) -> dict[str, Any]:
+    """``evaluate_generator`` with a progress bar per stage (gone when it is done)."""
+    from rich.progress import Progress
+
+    from tinycats.generator.evaluate import evaluate_generator
+
+    with Progress(console=common.err_console, transient=True) as prog:
         tasks: dict[str, object] = {}
 
         def on_progress(stage: str, i: int, n: int) -> None:
@@ -417,8 +405,16 @@ def eval_generator(
                 tasks[stage] = prog.add_task(stage, total=n)
             prog.update(tasks[stage], completed=i)  # type: ignore[arg-type]
 
-        rep = evaluate_generator(mdir, root, ecfg, report_dir=report_dir, log=console.print,
-                                 progress=on_progress)
+        return evaluate_generator(mdir, root, ecfg, report_dir=report_dir, log=console.print,
+                                  progress=on_progress)
+
+
+def _print_generator_report(rep: dict[str, Any]) -> None:
+    """The summary and per-breed tables, then the figures on real photos and the FID line."""
+    from rich.table import Table
+
+    from tinycats.generator.evaluate import per_breed_table, summary_table
+
     ba, judge = rep["breed_accuracy"], rep["judge"]
     for title, (header, rows) in (("generator", summary_table(rep)),
                                   ("per breed, all seeds", per_breed_table(rep))):
@@ -439,20 +435,6 @@ def eval_generator(
                       f"{rep['fid']['n_real']} test cats; real-vs-real reference "
                       f"{rep['fid']['real_vs_real_reference']:.1f}); "
                       f"KID {rep['kid']['mean']:.4f}")
-    console.print(f"report: {report_dir}")
-    man_path = mdir / "manifest.json"
-    entry = mf.model_entry(mf.load(man_path), "generator")
-    if (update_manifest and with_fid
-            and rep["model"]["variant"] == entry.get("default_variant", "fp32")):
-        metrics = {"breed_accuracy_mean": ba["mean"], "breed_accuracy_min": ba["min"],
-                   "fid": rep["fid"]["value"], "fid_n_samples": rep["fid"]["n_samples"],
-                   "kid": rep["kid"]["mean"], "sampler": rep["sampler"],
-                   "measured_by": "tinycats eval generator"}
-        if "on_samples" in judge:
-            metrics["judge_accuracy_mean"] = judge["on_samples"]["mean"]
-            metrics["judge_accuracy_min"] = judge["on_samples"]["min"]
-        entry["metrics"] = metrics
-        mf.update_model(man_path, "generator", entry)
 
 
 def export_golden(
@@ -467,7 +449,7 @@ def export_golden(
     from tinycats.runtime.upscale import has_upscaler
 
     dest = out_dir or repo_root() / "tests" / "golden"
-    manifest = (model_dir or shipped_models_dir()) / "manifest.json"
+    manifest = common.models_folder(model_dir) / "manifest.json"
     written = [(dest / "generator.json", write_golden(manifest, dest / "generator.json"))]
     if has_upscaler(manifest):
         written.append((dest / "upscaler.json",
@@ -482,7 +464,7 @@ def export_generator_int8(model_dir: ModelDirOpt = None) -> None:
     per-channel 7-bit weights; no checkpoint needed) and update the manifest."""
     from tinycats.export.generator_int8 import requantize
 
-    entry = requantize(model_dir or shipped_models_dir())
+    entry = requantize(common.models_folder(model_dir))
     fe = entry["files"]["int8"]
     console.print(f"int8: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |int8 - fp32 ONNX| "
                   f"{fe['parity_vs_fp32_onnx']['max_abs_diff']:.3f} (mean "
@@ -499,17 +481,13 @@ def export_sampler_defaults(
 ) -> None:
     """Change the exported generator's default sampler settings in its manifest (no
     re-export); its stored metrics are dropped: measure them with `tinycats eval generator`."""
+    from tinycats.export import manifest as mf
     from tinycats.export.generator_onnx import set_sampler_defaults
 
-    overrides = {k: v for k, v in {"steps": steps, "cfg_scale": cfg, "solver": solver,
-                                   "shift": shift}.items() if v is not None}
+    overrides = common.given(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
     if not overrides:
-        from tinycats.cli.common import fail
-
-        raise fail("nothing to change: pass --steps, --cfg, --solver and/or --shift")
-    from tinycats.export import manifest as mf
-
-    man = (model_dir or shipped_models_dir()) / "manifest.json"
+        raise TinycatsError("nothing to change: pass --steps, --cfg, --solver and/or --shift")
+    man = common.models_folder(model_dir) / "manifest.json"
 
     def text(sd: dict[str, object]) -> str:
         return (f"{sd['solver']}, {sd['default_steps']} steps, CFG {sd['default_cfg_scale']}, "
@@ -535,7 +513,7 @@ def export_showcase(
     from tinycats.export.generator_onnx import set_showcase
 
     key = breed.strip().lower().replace(" ", "_")
-    set_showcase((model_dir or shipped_models_dir()) / "manifest.json", key, seed)
+    set_showcase(common.models_folder(model_dir) / "manifest.json", key, seed)
     console.print(f"the Generate page opens on {key}, seed {seed}")
 
 
@@ -558,7 +536,7 @@ def bench_generator(
 
     from tinycats.runtime.sample import Generator, initial_noise
 
-    mdir = model_dir or shipped_models_dir()
+    mdir = common.models_folder(model_dir)
     table = Table(title=f"generator, onnxruntime CPU, {platform.machine()}, "
                         f"threads={threads or 'default'}")
     for col in ("variant", "batch", "median ms/call", "p90 ms/call", "image (default sampler) s"):
@@ -624,7 +602,7 @@ def _bench_upscaler(manifest: Path, threads: int | None, images: int) -> None:
 
 def pack_generator(
     out: Annotated[Path, typer.Option(help="New data folder to write (replaced if present).")],
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     size: Annotated[int, typer.Option(help="Image size of the caches to pack.")] = 64,
     any_cat_limit: Annotated[int, typer.Option(help="Unlabeled cat faces to include.")] = 1500,
     config: Annotated[Path | None, typer.Option(
@@ -642,28 +620,24 @@ def pack_generator(
     from tinycats.generator.crops import Crop
     from tinycats.generator.pack import pack_generator_data
 
-    crop = Crop()
-    if config is not None:
-        d = load_recipe(config).data
-        crop = d.crop_spec()
-    root = resolve_data_dir(data_dir)
+    crop = Crop() if config is None else _recipe(config).data.crop_spec()
+    root = common.resolve_data_dir(data_dir)
     _face_crops_with_progress(root, size, crop)
     total = pack_generator_data(root, out, size, any_cat_limit, crop, jpeg_quality)
     if max_mb is not None and total > max_mb * 1e6:
-        raise fail(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb {max_mb:g}: "
-                   f"pack fewer faces (--any-cat-limit) or a lower --jpeg-quality")
+        raise TinycatsError(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb "
+                            f"{max_mb:g}: pack fewer faces (--any-cat-limit) or a lower "
+                            "--jpeg-quality")
     console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    train.command("generator")(train_generator)
-    data.command("pack-generator")(pack_generator)
-    export.command("generator")(export_generator_cmd)
-    export.command("golden")(export_golden)
-    export.command("sampler-defaults")(export_sampler_defaults)
-    export.command("showcase")(export_showcase)
-    export.command("generator-int8")(export_generator_int8)
-    app.command("generate")(generate)
-    eval.command("generator")(eval_generator)
-    bench.command("generator")(bench_generator)
+register = common.registrar({
+    "train": {"generator": train_generator},
+    "data": {"pack-generator": pack_generator},
+    "export": {"generator": export_generator_cmd, "golden": export_golden,
+               "sampler-defaults": export_sampler_defaults, "showcase": export_showcase,
+               "generator-int8": export_generator_int8},
+    "app": {"generate": generate},
+    "eval": {"generator": eval_generator},
+    "bench": {"generator": bench_generator},
+})

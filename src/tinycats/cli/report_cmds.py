@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tinycats.cli import common
 from tinycats.cli.common import console, fail
 from tinycats.paths import SHIPPED_MODELS, repo_root
 
@@ -52,6 +53,4 @@ def report(
                                         else "tables up to date"))
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    app.command("report")(report)
+register = common.registrar({"app": {"report": report}})

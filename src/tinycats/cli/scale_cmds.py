@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from tinycats.cli import common
 from tinycats.cli.common import console
 from tinycats.paths import repo_root
 
@@ -56,6 +57,4 @@ def publish_cmd(
         console.print(f"uploaded to {url}")
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    app.command("publish")(publish_cmd)
+register = common.registrar({"app": {"publish": publish_cmd}})

@@ -8,48 +8,37 @@ from typing import Annotated
 
 import typer
 
-from tinycats.cli.common import (
-    BudgetMinutesOpt,
-    DataDirOpt,
-    DeviceOpt,
-    FreshOpt,
-    MaxMinutesOpt,
-    RecipeOpt,
-    RunDirOpt,
-    StepsOpt,
-    console,
-    print_export,
-    resolve_data_dir,
-    schedule_overrides,
-)
-from tinycats.paths import runs_dir
+from tinycats.cli import common
+from tinycats.cli.common import console
 
 DEFAULT_CONFIG = "configs/upscaler.yaml"
 
 
+def _weights(checkpoint: Path | None, root: Path) -> Path:
+    """``--checkpoint``, else the EMA weights ``train upscaler`` leaves in its run folder."""
+    return checkpoint or common.run_folder(root, "upscaler") / "ema.pt"
+
+
 def train_upscaler(
-    config: RecipeOpt = Path(DEFAULT_CONFIG),
-    data_dir: DataDirOpt = None,
-    run_dir: RunDirOpt = None,
-    fresh: FreshOpt = False,
-    device: DeviceOpt = "auto",
-    steps: StepsOpt = None,
-    max_minutes: MaxMinutesOpt = None,
-    budget_minutes: BudgetMinutesOpt = None,
+    config: common.RecipeOpt = Path(DEFAULT_CONFIG),
+    data_dir: common.DataDirOpt = None,
+    run_dir: common.RunDirOpt = None,
+    fresh: common.FreshOpt = False,
+    device: common.DeviceOpt = "auto",
+    steps: common.StepsOpt = None,
+    max_minutes: common.MaxMinutesOpt = None,
+    budget_minutes: common.BudgetMinutesOpt = None,
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
-    from tinycats.config import load_yaml
     from tinycats.upscaler.config import UpscalerConfig
     from tinycats.upscaler.data import load_upscaler_data
-    from tinycats.upscaler.train import replace, train
+    from tinycats.upscaler.train import train
 
-    cfg = load_yaml(UpscalerConfig, config)
-    overrides = schedule_overrides(steps, budget_minutes, max_minutes)
-    if overrides:
-        cfg = replace(cfg, **overrides)
-    root = resolve_data_dir(data_dir)
+    cfg = common.load_recipe(UpscalerConfig, config,
+                             common.schedule_overrides(steps, budget_minutes, max_minutes))
+    root = common.resolve_data_dir(data_dir)
     data = load_upscaler_data(root, cfg.data, log=console.print)
-    out = run_dir or runs_dir(root) / cfg.name
+    out = common.run_folder(root, cfg.name, run_dir)
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print)
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
 
@@ -57,7 +46,7 @@ def train_upscaler(
 def eval_upscaler(
     checkpoint: Annotated[Path | None, typer.Option(
         help="ema.pt or last.pt (default: <data>/runs/upscaler/ema.pt).")] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     steps: Annotated[int | None, typer.Option(help="Sampler steps (default: the recipe's).")
                      ] = None,
     s: Annotated[float | None, typer.Option(
@@ -76,25 +65,23 @@ def eval_upscaler(
     from tinycats.upscaler.evaluate import UpEvalConfig, evaluate_upscaler, held_out_faces
     from tinycats.upscaler.train import load_upscaler
 
-    root = resolve_data_dir(data_dir)
-    model, cfg = load_upscaler(checkpoint or runs_dir(root) / "upscaler" / "ema.pt")
+    root = common.resolve_data_dir(data_dir)
+    model, cfg = load_upscaler(_weights(checkpoint, root))
     sc = cfg.sampler
     ecfg = UpEvalConfig(steps=steps or sc.steps, s=sc.s if s is None else s,
                         solver=solver or sc.solver, shift=sc.shift, fid=with_fid)
     originals = held_out_faces(root, cfg.data.size, cfg.data.face_margin)[:limit]
     figures = evaluate_upscaler(model, originals, ecfg, Inception() if with_fid else None)
-    text = json.dumps(figures, indent=2)
-    console.print(text)
+    console.print(json.dumps(figures, indent=2))
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(text + "\n")
+        common.write_json(report, figures)
 
 
 def eval_cascade(
     model_dir: Annotated[Path | None, typer.Option(
         "--model-dir", help="Folder with manifest.json + ONNX files (default: the shipped "
         "models).")] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     n_per_breed: Annotated[int, typer.Option(help="Cats per breed (per seed).")] = 32,
     seed: Annotated[list[int] | None, typer.Option(
         "--seed", help="Base noise seed, repeatable (the generator evaluation's seeds). "
@@ -110,31 +97,27 @@ def eval_cascade(
 ) -> None:
     """The two stages at 128 px against the generator + bicubic upscaling: FID/KID against the
     Oxford test face crops at 128 px, breed accuracy by the classifier and the second judge."""
-    from tinycats.cli.common import progress_bar
-    from tinycats.paths import shipped_models_dir
     from tinycats.upscaler.cascade_eval import CascadeEvalConfig, evaluate_cascade
 
     cfg = CascadeEvalConfig(n_per_breed=n_per_breed, seeds=tuple(seed or [1234]), steps=steps,
                             s=s, judge=with_judge)
-    with progress_bar("evaluating", 1) as bar:
+    with common.progress_bar("evaluating", 1) as bar:
         task = bar.task_ids[0]
 
         def progress(stage: str, i: int, n: int) -> None:
             bar.update(task, description=stage, completed=i, total=n)
 
-        figures, sets, labels = evaluate_cascade(model_dir or shipped_models_dir(),
-                                                 resolve_data_dir(data_dir), cfg,
+        figures, sets, labels = evaluate_cascade(common.models_folder(model_dir),
+                                                 common.resolve_data_dir(data_dir), cfg,
                                                  log=console.print, progress=progress)
-    text = json.dumps(figures, indent=2)
-    console.print(text)
+    console.print(json.dumps(figures, indent=2))
     if report is not None:
         import numpy as np
 
         from tinycats.grid import make_grid
         from tinycats.runtime.output import save_image_atomic
 
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(text + "\n")
+        common.write_json(report, figures)
         first = [int(i) for b in sorted(set(labels.tolist())) for i in
                  (labels == b).nonzero()[0][:2]]
         # top row bicubic, bottom row the upscaler: two cats of every breed
@@ -147,7 +130,7 @@ def eval_cascade(
 def export_upscaler_cmd(
     checkpoint: Annotated[Path | None, typer.Option(
         help="ema.pt or last.pt (default: <data>/runs/upscaler/ema.pt).")] = None,
-    data_dir: DataDirOpt = None,
+    data_dir: common.DataDirOpt = None,
     out: Annotated[Path | None, typer.Option(help="Folder with the generator's manifest.json "
                    "(default: the shipped models folder).")] = None,
     variants: Annotated[str, typer.Option(help="Comma-separated: fp32,fp16.")] = "fp32,fp16",
@@ -160,24 +143,18 @@ def export_upscaler_cmd(
 ) -> None:
     """Export the upscaler's EMA weights to ONNX (fp32/fp16), parity-checked, as the manifest's
     second stage."""
-    from tinycats.cli.common import fail
     from tinycats.export.upscaler_onnx import export_upscaler
     from tinycats.paths import shipped_models_dir
 
-    ck = checkpoint or runs_dir(resolve_data_dir(data_dir)) / "upscaler" / "ema.pt"
-    if not ck.exists():
-        raise fail(f"checkpoint {ck} does not exist; train first or pass --checkpoint")
+    ck = common.existing_checkpoint(_weights(checkpoint, common.resolve_data_dir(data_dir)))
     dest = out or shipped_models_dir()
-    overrides = {k: v for k, v in {"steps": steps, "s": s, "solver": solver}.items()
-                 if v is not None}
     entry = export_upscaler(ck, dest, variants=tuple(v.strip() for v in variants.split(",")),
-                            sampler=overrides)
-    print_export(entry, dest)
+                            sampler=common.given(steps=steps, s=s, solver=solver))
+    common.print_export(entry, dest)
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    train.command("upscaler")(train_upscaler)
-    eval.command("upscaler")(eval_upscaler)
-    eval.command("cascade")(eval_cascade)
-    export.command("upscaler")(export_upscaler_cmd)
+register = common.registrar({
+    "train": {"upscaler": train_upscaler},
+    "eval": {"upscaler": eval_upscaler, "cascade": eval_cascade},
+    "export": {"upscaler": export_upscaler_cmd},
+})

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tinycats.cli import common
 from tinycats.cli.common import console, fail
 from tinycats.paths import repo_root
 
@@ -136,8 +137,7 @@ def bench_native(
                           f"p90 {f['latencyMs']['p90']:.1f} ms{base}")
 
 
-def register(*, app: typer.Typer, data: typer.Typer, train: typer.Typer, eval: typer.Typer,
-             export: typer.Typer, bench: typer.Typer) -> None:
-    app.command("serve")(serve)
-    bench.command("serve")(bench_serve)
-    bench.command("native")(bench_native)
+register = common.registrar({
+    "app": {"serve": serve},
+    "bench": {"serve": bench_serve, "native": bench_native},
+})

@@ -414,6 +414,19 @@ def write_report(report: dict[str, Any], report_dir: Path, variant: str, gen_img
     (report_dir / f"generator{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
+def manifest_metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest's generator entry keeps of a report (one measured with FID)."""
+    ba, judge = report["breed_accuracy"], report["judge"]
+    metrics = {"breed_accuracy_mean": ba["mean"], "breed_accuracy_min": ba["min"],
+               "fid": report["fid"]["value"], "fid_n_samples": report["fid"]["n_samples"],
+               "kid": report["kid"]["mean"], "sampler": report["sampler"],
+               "measured_by": "tinycats eval generator"}
+    if "on_samples" in judge:
+        metrics["judge_accuracy_mean"] = judge["on_samples"]["mean"]
+        metrics["judge_accuracy_min"] = judge["on_samples"]["min"]
+    return metrics
+
+
 # -- the printed summary -----------------------------------------------------------------------
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"

@@ -1,18 +1,17 @@
-"""Generator training loop: flow matching on TinyDiT, visible from top to bottom.
+"""Generator training: flow matching on TinyDiT; build, resume, step, log, summary.
 
 One step: draw the global batch from (seed, step) -> take this rank's slice -> micro-batches
 (gradient accumulation) -> average grads across ranks -> skip the step if the loss is NaN/inf ->
 clip -> AdamW -> EMA. On CUDA (and on CPUs with native bf16, when the recipe
 asks): bf16 autocast; on CUDA an out-of-memory error halves the micro-batch
 and retries the step. Checkpoints are atomic; a run resumes from ``last.pt`` in its folder.
-What the classifier's loop shares (devices and ranks, stopping, the non-finite skip, the
-logging window, sizing to a time budget) is in training/loop.py.
+The loop itself (devices and ranks, stopping, the non-finite skip, the logging window, sizing
+to a time budget) is training/loop.py's ``run_steps``; this file is what the generator adds:
+build, resume, its step, its log fields, its summary.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from tinycats.generator.config import GeneratorConfig, GenTrainConfig, config_fr
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
 from tinycats.grid import make_grid, save_png, to_uint8
-from tinycats.training import checkpoint, distributed, flops, loop, precision
+from tinycats.training import checkpoint, distributed, flops, loop
 from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
@@ -187,27 +186,6 @@ def resume(gr: GenRun, last: Path, log: loop.Log) -> None:
     log(f"resumed from {last} at step {gr.progress.step}")
 
 
-def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, run: loop.Setup, *,
-          resume_run: bool, init_state: dict[str, torch.Tensor] | None, init_from: str | None,
-          log: loop.Log) -> tuple[GenRun, GenData, RunLog, bool]:
-    """Build, resume from ``last.pt`` when there is one, open the run folder and say what runs
-    where; also returns whether the forward pass runs in bf16."""
-    say = run.main_log(log)
-    gr, data = build(cfg, data, run, init_state, init_from, say)
-    last = run_dir / "last.pt"
-    if resume_run and last.exists():
-        resume(gr, last, say)
-    elif init_from is not None:
-        say(f"warm start: model and EMA begin from {init_from}")
-    runlog = loop.open_run(run_dir, cfg, run)
-    say(f"TinyDiT {count_params(gr.model) / 1e6:.2f}M params on {run.dev} x{run.dist.world}; "
-        f"data {data.per_class_counts()}")
-    use_bf16 = precision.use_bf16(run.dev, cuda=cfg.train.bf16, cpu=cfg.train.cpu_bf16, log=log)
-    say(f"forward pass in {'bf16 autocast' if use_bf16 else 'fp32'}; "
-        f"{torch.get_num_threads()} CPU threads")
-    return gr, data, runlog, use_bf16
-
-
 def draw_slice(gr: GenRun, data: GenData
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """This rank's slice of the step's global batch: images, labels (a share dropped to the
@@ -242,95 +220,120 @@ def forward_backward(gr: GenRun, x: torch.Tensor, labels: torch.Tensor, t: torch
     return loss_sum, torch.cat(per_all)
 
 
-def train_step(gr: GenRun, data: GenData, use_bf16: bool, log: loop.Log
-               ) -> tuple[float, torch.Tensor, torch.Tensor]:
-    """This rank's loss, per-sample losses and times t of one step, gradients in place; on a
-    CUDA out-of-memory error the micro-batch is halved and the step retried."""
-    x, labels, t, eps = draw_slice(gr, data)
-    while True:
-        try:
-            loss, per = forward_backward(gr, x, labels, t, eps, use_bf16)
-            return loss, per, t
-        except torch.cuda.OutOfMemoryError:
-            if gr.micro <= 1:
-                raise
-            gr.micro = max(1, gr.micro // 2)
-            torch.cuda.empty_cache()
-            log(f"CUDA out of memory: micro-batch halved to {gr.micro}, "
-                f"step {gr.progress.step} retried")
-
-
 @dataclass
-class GenLog:
-    """The generator's log lines: the shared window, the loss per band of t (T_BINS bands of
-    [0, 1], summed over ranks), and a warning, once, that the schedule outlasts max_minutes."""
+class GenTrainer(loop.Trainer):
+    """The generator's part of the shared loop (training/loop.py): its step (micro-batches, the
+    CUDA out-of-memory retry), the loss per band of t in its log records (T_BINS bands of
+    [0, 1], summed over ranks), a warning, once, that the schedule outlasts max_minutes, and
+    its sample grids."""
+    state: GenRun
+    data: GenData
+    run_dir: Path
     runlog: RunLog
-    window: loop.LogWindow
+    use_bf16: bool
+    log: loop.Log
     bins_sum: np.ndarray = field(default_factory=lambda: np.zeros(T_BINS))
     bins_cnt: np.ndarray = field(default_factory=lambda: np.zeros(T_BINS))
     warned_slow: bool = False
+    #: the step's times t and per-sample losses, counted in the bins once the step is applied
+    last: tuple[torch.Tensor, torch.Tensor] | None = None
+    first_step: int = field(init=False)  # where this call's first log window began
 
-    def add(self, loss: float, images: int, t: torch.Tensor, per: torch.Tensor) -> None:
-        self.window.add(loss, images)
+    def __post_init__(self) -> None:
+        self.first_step = self.state.progress.step
+
+    def train_step(self) -> float:
+        """On a CUDA out-of-memory error the micro-batch is halved and the step retried."""
+        gr = self.state
+        x, labels, t, eps = draw_slice(gr, self.data)
+        while True:
+            try:
+                loss, per = forward_backward(gr, x, labels, t, eps, self.use_bf16)
+                self.last = (t, per)
+                return loss
+            except torch.cuda.OutOfMemoryError:
+                if gr.micro <= 1:
+                    raise
+                gr.micro = max(1, gr.micro // 2)
+                torch.cuda.empty_cache()
+                self.log(f"CUDA out of memory: micro-batch halved to {gr.micro}, "
+                         f"step {gr.progress.step} retried")
+
+    def applied(self, update: loop.Update) -> None:
+        assert self.last is not None
+        t, per = self.last
         b = np.minimum((t.cpu().numpy() * T_BINS).astype(int), T_BINS - 1)
         np.add.at(self.bins_sum, b, per.float().cpu().numpy())
         np.add.at(self.bins_cnt, b, 1)
 
-    def close_bins(self, run: loop.Setup) -> dict[str, float]:
-        """The window's loss per t band over every rank (collective: call on every rank)."""
+    def window_metrics(self) -> dict[str, Any]:
+        """The micro-batch and the window's loss per t band over every rank."""
+        run = self.state.run
         distributed.all_reduce_sum_([self.bins_sum, self.bins_cnt], run.dist.world, run.dev)
-        out = {f"loss_t{k}": round(float(self.bins_sum[k] / max(self.bins_cnt[k], 1)), 5)
-               for k in range(T_BINS)}
+        bins = {f"loss_t{k}": round(float(self.bins_sum[k] / max(self.bins_cnt[k], 1)), 5)
+                for k in range(T_BINS)}
         self.bins_sum[:] = 0
         self.bins_cnt[:] = 0
-        return out
+        return {"micro": self.state.micro, **bins}
+
+    def logged(self, w: loop.Window, total: int, sizing: bool) -> None:
+        """Say it once, early, not when the limit hits."""
+        step, tc = self.state.progress.step, self.state.cfg.train
+        needed = w.minutes + w.minutes_to_go
+        if (not self.warned_slow and not sizing and tc.max_minutes is not None
+                and step - self.first_step >= 2 * tc.log_every
+                and needed > 1.1 * tc.max_minutes):
+            self.warned_slow = True
+            self.log(f"at this speed the {total} steps need about {needed:.0f} min, more than "
+                     f"max_minutes {tc.max_minutes:g}: the run will stop there with a checkpoint "
+                     "(the same command continues it; --max-minutes sets another limit)")
+
+    def save_samples(self, path: Path) -> None:
+        self.state.save_samples(path)
+
+    def sized(self, total: int) -> None:
+        self.state.sized_steps = total
 
 
-def log_window(gr: GenRun, lg: GenLog, lr: float, gnorm: float, total: int, sizing: bool,
-               log: loop.Log) -> None:
-    """The metrics line and the console line of the window ending now (every rank calls it)."""
-    step, tc = gr.progress.step, gr.cfg.train
-    bins = lg.close_bins(gr.run)
-    w = lg.window.close(step, total)
-    if not gr.run.is_main:
-        return
-    loop.report(lg.runlog, log, w, step=step, total=total, lr=lr, grad_norm=gnorm,
-                skipped=gr.progress.skipped, eta=True, micro=gr.micro, **bins)
-    needed = w.minutes + w.minutes_to_go
-    if (not lg.warned_slow and not sizing and tc.max_minutes is not None
-            and step - lg.window.first_step >= 2 * tc.log_every
-            and needed > 1.1 * tc.max_minutes):
-        lg.warned_slow = True  # say it once, early, not when the limit hits
-        log(f"at this speed the {total} steps need about {needed:.0f} min, more than "
-            f"max_minutes {tc.max_minutes:g}: the run will stop there with a checkpoint "
-            "(the same command continues it; --max-minutes sets another limit)")
+def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str, resume_run: bool,
+          init_state: dict[str, torch.Tensor] | None, init_from: str | None, log: loop.Log
+          ) -> GenTrainer:
+    """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run folder
+    and say what runs where."""
+    tc = cfg.train
+    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
+    say = run.main_log(log)
+    gr, data = build(cfg, data, run, init_state, init_from, say)
+    last = run_dir / "last.pt"
+    if resume_run and last.exists():
+        resume(gr, last, say)
+    elif init_from is not None:
+        say(f"warm start: model and EMA begin from {init_from}")
+    runlog = loop.open_run(run_dir, cfg, run)
+    say(f"TinyDiT {count_params(gr.model) / 1e6:.2f}M params on {run.dev} x{run.dist.world}; "
+        f"data {data.per_class_counts()}")
+    return GenTrainer(gr, data, run_dir, runlog, loop.forward_precision(run, cfg.train, log),
+                      log)
 
 
-def budget_sizer(gr: GenRun, ctl: loop.RunControl, log: loop.Log) -> loop.BudgetSizer:
-    tc = gr.cfg.train
-    return loop.BudgetSizer(tc.budget_minutes, tc.budget_calibration_steps, warmup=tc.warmup,
-                            first_step=gr.progress.step, sized_steps=gr.sized_steps,
-                            batch_size=tc.batch_size, t_start=ctl.t_start, mean=gr.run.mean,
-                            log=gr.run.main_log(log))
-
-
-def finish(gr: GenRun, data: GenData, run_dir: Path, lg: GenLog, ctl: loop.RunControl,
-           total: int, use_bf16: bool) -> dict[str, Any]:
+def finish(tr: GenTrainer, ran: loop.Ran) -> dict[str, Any]:
     """The last checkpoint, and on rank 0 the EMA weights, a final sample grid and the run's
     summary (returned)."""
+    gr, run_dir = tr.state, tr.run_dir
     gr.save(run_dir / "last.pt")
     p, tc = gr.progress, gr.cfg.train
-    summary = {"step": p.step, "total_steps": total, "seen": p.seen, "skipped": p.skipped,
+    summary = {"step": p.step, "total_steps": ran.total, "seen": p.seen, "skipped": p.skipped,
                "micro": gr.micro, "budget_minutes": tc.budget_minutes,
-               "minutes": round(ctl.minutes(), 2), "per_class_images": data.per_class_counts(),
-               "params": count_params(gr.model), "init_from": gr.init_from}
+               "minutes": round(ran.control.minutes(), 2),
+               "per_class_images": tr.data.per_class_counts(), "params": count_params(gr.model),
+               "init_from": gr.init_from}
     if gr.run.is_main:
-        summary.update(throughput(gr.model, gr.cfg, gr.run.dev, use_bf16, lg.window.img_per_s,
+        summary.update(throughput(gr.model, gr.cfg, gr.run.dev, tr.use_bf16, ran.img_per_s,
                                   gr.run.dist.world))
         save_final(run_dir / "ema.pt", gr.ema, gr.cfg, p.step, {"summary": summary})
         gr.save_samples(run_dir / "samples" / "final.png")
         loop.write_summary(run_dir, summary)
-        lg.runlog.close(finished=p.step >= total)
+        tr.runlog.close(finished=p.step >= ran.total)
     distributed.shutdown()
     return summary
 
@@ -346,50 +349,15 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
     starting point of a new run, for the model and its EMA; a resumed run ignores it (its
     checkpoint already continues from there). ``stop_after_steps`` stops early without changing
     the schedule (used by resume tests)."""
-    tc = cfg.train
-    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
-    gr, data, runlog, use_bf16 = start(cfg, data, run_dir, run, resume_run=resume,
-                                       init_state=init_state, init_from=init_from, log=log)
-    p = gr.progress
-    ctl = loop.RunControl(run, tc.max_minutes, log)
-    lg = GenLog(runlog, loop.LogWindow(ctl.t_start, p.step))
-    sizer = budget_sizer(gr, ctl, log)
-    total = gr.sized_steps or tc.steps
-    end = loop.last_step(sizer.horizon(total), stop_after_steps)
-    with ctl:
-        while p.step < end:
-            sized = sizer.at_step(p.step, time.time())
-            if sized is not None:
-                gr.sized_steps = total = sized
-                end = loop.last_step(total, stop_after_steps)
-            if ctl.should_stop(p.step):
-                break
-            lr = loop.set_lr(gr.opt, p.step, peak=tc.lr, warmup=tc.warmup, total=total,
-                             min_ratio=tc.min_lr_ratio)
-            loss, per, t = train_step(gr, data, use_bf16, log)
-            update = loop.finish_step(run, p, gr.model, gr.opt, loss, grad_clip=tc.grad_clip,
-                                      ema=gr.ema, log=log)
-            if update is None:
-                continue
-            lg.add(update.loss, tc.batch_size, t, per)
-            if p.step % tc.log_every == 0 or p.step == end:
-                log_window(gr, lg, lr, update.grad_norm, total, sizer.active, log)
-            if p.step % tc.ckpt_every == 0:
-                gr.save(run_dir / "last.pt")
-            if run.is_main and tc.sample_every and p.step % tc.sample_every == 0:
-                gr.save_samples(run_dir / "samples" / f"step{p.step:06d}.png")
-    return finish(gr, data, run_dir, lg, ctl, total, use_bf16)
+    tr = start(cfg, data, run_dir, device=device, resume_run=resume, init_state=init_state,
+               init_from=init_from, log=log)
+    ran = loop.run_steps(tr, loop.Plan.of(cfg.train, tr.state.sized_steps),
+                         stop_after_steps=stop_after_steps)
+    return finish(tr, ran)
 
 
 def load_generator(path: Path, device: str | torch.device = "cpu"
                    ) -> tuple[TinyDiT, GeneratorConfig]:
     """Load EMA weights (``ema.pt``) or a training checkpoint (``last.pt``: its EMA part)."""
-    ck = checkpoint.load(path, map_location=device)
-    cfg = config_from_checkpoint(ck["config"])
-    model = TinyDiT(cfg.model)
-    model.load_state_dict(ck["ema"] if "ema" in ck else ck["model"])
-    return model.to(device).eval(), cfg
-
-
-def replace(cfg: GeneratorConfig, **train_overrides: Any) -> GeneratorConfig:
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train_overrides))
+    return checkpoint.load_ema_model(path, device, config_from_checkpoint,
+                                     lambda cfg: TinyDiT(cfg.model))

@@ -1,1 +1,1 @@
-"""What both trainers share: EMA, checkpoints, LR schedule, distributed helpers, logging."""
+"""What every trainer shares: the loop, EMA, checkpoints, LR schedule, ranks, logging."""

@@ -4,10 +4,12 @@ run killed at any moment leaves either the previous checkpoint or the new one, n
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
 
 from tinycats.errors import TinycatsError
 
@@ -20,6 +22,10 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+C = TypeVar("C")
+M = TypeVar("M", bound=nn.Module)
 
 
 class CheckpointError(TinycatsError, RuntimeError):
@@ -48,3 +54,15 @@ def check_same_model(ck: dict[str, Any], model_cfg: dict[str, Any], path: Path,
            if not (k in additive and not saved.get(k))):
         raise CheckpointError(f"{path} was trained with a different model config; use a new "
                               "run folder or --fresh")
+
+
+def load_ema_model(path: Path, device: str | torch.device, read_config: Callable[[Any], C],
+                   make: Callable[[C], M]) -> tuple[M, C]:
+    """A trained model in eval mode and its recipe: ``read_config`` reads the recipe the
+    checkpoint carries, ``make`` builds the model from it, and the weights are the EMA, the
+    ones sampling uses (a final ``ema.pt`` holds only those; a ``last.pt`` holds both)."""
+    ck = load(path, map_location=device)
+    cfg = read_config(ck["config"])
+    model = make(cfg)
+    model.load_state_dict(ck["ema"] if "ema" in ck else ck["model"])
+    return model.to(device).eval(), cfg

@@ -1,5 +1,8 @@
-"""The training-loop skeleton both trainers share; each trainer keeps only its own step.
+"""The training loop every trainer runs; each trainer keeps only its own step and state.
 
+- ``run_steps``: THE step loop: size the schedule to a time budget when asked, stop when asked,
+  set the learning rate, the trainer's step, the shared finish, the log window, the trainer's
+  evaluation, the checkpoint, the sample grid. A trainer plugs in as a ``Trainer``.
 - ``setup``: the device, torchrun's ranks, CPU threads, the seed, this rank's share of the
   global batch.
 - ``RunControl``: whether to stop early: SIGTERM (preemption: checkpoint, then exit) or the
@@ -10,7 +13,7 @@
   images/s of every window after the first (which includes compiling) for the summary.
 - ``BudgetSizer``: the step count that fits a wall-time budget, from the measured speed.
 - ``open_run`` / ``write_summary``: a run folder's ``config.yaml``, metrics log and
-  ``summary.yaml``.
+  ``summary.yaml``; ``forward_precision``: bf16 or fp32, said once.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import yaml
 from torch import nn
 
 from tinycats.config import ConfigError, to_dict
-from tinycats.training import distributed
+from tinycats.training import distributed, precision
+from tinycats.training.config import TrainLoopConfig
 from tinycats.training.distributed import DistInfo
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
@@ -318,3 +322,171 @@ def open_run(run_dir: Path, cfg: object, run: Setup) -> RunLog:
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     (run_dir / "summary.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
+
+
+def forward_precision(run: Setup, tc: TrainLoopConfig, log: Log) -> bool:
+    """Whether the forward pass autocasts to bf16 (training/precision.py), said on rank 0 with
+    the CPU thread count."""
+    use_bf16 = precision.use_bf16(run.dev, cuda=tc.bf16, cpu=tc.cpu_bf16, log=log)
+    run.main_log(log)(f"forward pass in {'bf16 autocast' if use_bf16 else 'fp32'}; "
+                      f"{torch.get_num_threads()} CPU threads")
+    return use_bf16
+
+
+# ---- the loop ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """The numbers of a recipe's ``train`` section that the loop follows."""
+    steps: int  # the schedule's length, unless a time budget sizes it
+    lr: float  # the peak learning rate (a parameter group's own ``base_lr`` wins)
+    warmup: int
+    min_lr_ratio: float
+    grad_clip: float
+    batch_size: int  # the global batch
+    log_every: int
+    ckpt_every: int
+    max_minutes: float | None
+    sample_every: int = 0  # 0: no sample grids while training
+    budget_minutes: float | None = None
+    budget_calibration_steps: int = 0
+    sized_steps: int | None = None  # the step count an earlier call's budget fixed
+    eta: bool = True  # the log line says how long the rest of the schedule takes
+
+    @classmethod
+    def of(cls, tc: TrainLoopConfig, sized_steps: int | None) -> Plan:
+        return cls(tc.steps, tc.lr, tc.warmup, tc.min_lr_ratio, tc.grad_clip, tc.batch_size,
+                   tc.log_every, tc.ckpt_every, tc.max_minutes, tc.sample_every,
+                   tc.budget_minutes, tc.budget_calibration_steps, sized_steps)
+
+
+class RunState(Protocol):
+    """What the loop reads of a trainer's run state (the part its ``last.pt`` keeps)."""
+
+    @property
+    def run(self) -> Setup: ...
+    @property
+    def progress(self) -> Progress: ...
+    @property
+    def model(self) -> nn.Module: ...
+    @property
+    def opt(self) -> torch.optim.Optimizer: ...
+    @property
+    def ema(self) -> EMA | None: ...
+
+    def save(self, path: Path) -> None:
+        """The checkpoint a run resumes from (written by rank 0 only)."""
+
+
+class Trainer:
+    """One trainer's part of a run, as ``run_steps`` drives it. A trainer subclasses it with a
+    dataclass holding its run state, data and run folder, and writes its own ``train_step``;
+    the other hooks, as here, are what a trainer without that part does.
+    """
+
+    state: RunState
+    run_dir: Path
+    runlog: RunLog
+    log: Log
+
+    def train_step(self) -> float:
+        """This rank's loss of the step at ``state.progress.step``, its gradients in place."""
+        raise NotImplementedError
+
+    def applied(self, update: Update) -> None:
+        """Right after a step changed the weights (a skipped step does not come here)."""
+
+    def evaluate(self, total: int) -> None:
+        """After a step's log line, before its checkpoint: where a trainer scores its weights
+        as it goes (the classifier's validation passes)."""
+
+    def save_samples(self, path: Path) -> None:
+        """A grid of samples at ``path``, every ``sample_every`` steps (rank 0 only)."""
+
+    def window_metrics(self) -> dict[str, Any]:
+        """More fields for a log window's record. Called on every rank, so it may all-reduce."""
+        return {}
+
+    def logged(self, w: Window, total: int, sizing: bool) -> None:
+        """After rank 0 wrote a window's record and line; ``sizing``: the budget still times
+        the steps."""
+
+    def sized(self, total: int) -> None:
+        """The time budget fixed the schedule at ``total`` steps: a trainer with a budget keeps
+        the count in its checkpoint, so that a resumed run does not size again."""
+
+    def stopped_early(self) -> bool:
+        """The trainer's own reason to end before the schedule does (the classifier's
+        patience)."""
+        return False
+
+
+@dataclass
+class Ran:
+    """How the loop ended, for the trainer's summary."""
+    total: int  # the schedule's step count: the recipe's, or what the budget sized
+    control: RunControl  # its ``minutes()``: this call's wall time so far
+    img_per_s: list[float]  # every log window's after the first (which includes compiling)
+
+
+def run_steps(tr: Trainer, plan: Plan, *, stop_after_steps: int | None = None) -> Ran:
+    """Step until the end of the schedule (``stop_after_steps``: earlier, the schedule
+    unchanged), a SIGTERM, ``max_minutes`` or the trainer's own early stop."""
+    st, log = tr.state, tr.log
+    p = st.progress
+    ctl = RunControl(st.run, plan.max_minutes, log)
+    window = LogWindow(ctl.t_start, p.step)
+    sizer = BudgetSizer(plan.budget_minutes, plan.budget_calibration_steps, warmup=plan.warmup,
+                        first_step=p.step, sized_steps=plan.sized_steps,
+                        batch_size=plan.batch_size, t_start=ctl.t_start, mean=st.run.mean,
+                        log=st.run.main_log(log))
+    total = plan.sized_steps or plan.steps
+    end = last_step(sizer.horizon(total), stop_after_steps)
+    with ctl:
+        while p.step < end:
+            sized = sizer.at_step(p.step, time.time())
+            if sized is not None:
+                total, end = sized, last_step(sized, stop_after_steps)
+                tr.sized(total)
+            if tr.stopped_early() or ctl.should_stop(p.step):
+                break
+            step_and_log(tr, plan, window, total, end, sizing=sizer.active)
+    return Ran(total, ctl, window.img_per_s)
+
+
+def step_and_log(tr: Trainer, plan: Plan, window: LogWindow, total: int, end: int, *,
+                 sizing: bool) -> None:
+    """One step: its learning rate, the trainer's forward and backward, the shared finish;
+    then, unless the step was skipped, the log window, the trainer's evaluation, the checkpoint
+    and the sample grid when their turn has come."""
+    st = tr.state
+    p = st.progress
+    lr = set_lr(st.opt, p.step, peak=plan.lr, warmup=plan.warmup, total=total,
+                min_ratio=plan.min_lr_ratio)
+    update = finish_step(st.run, p, st.model, st.opt, tr.train_step(), grad_clip=plan.grad_clip,
+                         ema=st.ema, log=tr.log)
+    if update is None:
+        return
+    window.add(update.loss, plan.batch_size)
+    tr.applied(update)
+    if p.step % plan.log_every == 0 or p.step == end:
+        log_window(tr, window, lr, update, total, eta=plan.eta, sizing=sizing)
+    tr.evaluate(total)
+    if p.step % plan.ckpt_every == 0:
+        st.save(tr.run_dir / "last.pt")
+    if st.run.is_main and plan.sample_every and p.step % plan.sample_every == 0:
+        tr.save_samples(tr.run_dir / "samples" / f"step{p.step:06d}.png")
+
+
+def log_window(tr: Trainer, window: LogWindow, lr: float, update: Update, total: int, *,
+               eta: bool, sizing: bool) -> None:
+    """The window ending at this step: on rank 0 its record in ``metrics.jsonl`` and its
+    console line. Every rank calls it: ``window_metrics`` may all-reduce."""
+    st = tr.state
+    p = st.progress
+    extra = tr.window_metrics()
+    w = window.close(p.step, total)
+    if st.run.is_main:
+        report(tr.runlog, tr.log, w, step=p.step, total=total, lr=lr,
+               grad_norm=update.grad_norm, skipped=p.skipped, eta=eta, **extra)
+        tr.logged(w, total, sizing)

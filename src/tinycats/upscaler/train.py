@@ -1,4 +1,4 @@
-"""Upscaler training loop: flow matching on the super-resolution U-Net, top to bottom.
+"""Upscaler training: flow matching on the super-resolution U-Net; build, resume, step, summary.
 
 One step: draw the global batch from (seed, step) (targets, their degraded conditions and noise
 levels: upscaler/data.py) -> this rank's slice -> the flow-matching loss (upscaler/loss.py) ->
@@ -6,13 +6,11 @@ backward -> the shared finish (training/loop.py: average over ranks, skip a non-
 clip, AdamW, EMA). bf16 autocast on CUDA and, when the recipe asks, on CPUs with native bf16.
 Checkpoints are atomic; a run resumes from ``last.pt`` in its folder; SIGTERM and
 ``max_minutes`` stop it with a checkpoint; ``budget_minutes`` sizes the schedule to the wall
-time on the machine that runs it.
+time on the machine that runs it. The loop is training/loop.py's ``run_steps``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -24,7 +22,7 @@ from torch import nn
 from tinycats.config import from_dict, to_dict
 from tinycats.generator.dit import count_params
 from tinycats.grid import make_grid, save_png, to_uint8
-from tinycats.training import checkpoint, distributed, flops, loop, precision
+from tinycats.training import checkpoint, distributed, flops, loop
 from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
@@ -103,10 +101,46 @@ def resume(ur: UpRun, last: Path, log: loop.Log) -> None:
     log(f"resumed from {last} at step {ur.progress.step}")
 
 
-def start(cfg: UpscalerConfig, data: UpData, run_dir: Path, run: loop.Setup, *,
-          resume_run: bool, log: loop.Log) -> tuple[UpRun, RunLog, bool]:
-    """Build, resume from ``last.pt`` when there is one, open the run folder and say what runs
-    where; also returns whether the forward pass runs in bf16."""
+@dataclass
+class UpTrainer(loop.Trainer):
+    """The upscaler's part of the shared loop (training/loop.py): its step and its preview
+    grids."""
+    state: UpRun
+    data: UpData
+    run_dir: Path
+    runlog: RunLog
+    use_bf16: bool
+    log: loop.Log
+
+    def train_step(self) -> float:
+        """The global batch (and the t and noise drawn after it) depends on (seed, step) only;
+        each rank takes its slice."""
+        ur = self.state
+        cfg, tc, dev = ur.cfg, ur.cfg.train, ur.run.dev
+        b = draw_batch(self.data, cfg.data, cfg.degrade, tc.batch_size, tc.seed, ur.progress.step)
+        sl = ur.run.rank_slice()
+        mine = UpBatch(b.x[sl].to(dev), b.cond[sl].to(dev), b.s[sl].to(dev), b.labels[sl], b.g)
+        ur.opt.zero_grad(set_to_none=True)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+            loss, _ = upscaler_loss(cast(UpscalerUNet, ur.fwd), mine, b.g,
+                                    t_sampling=cfg.t_sampling, t_mean=cfg.t_mean,
+                                    t_std=cfg.t_std, p_uncond=cfg.p_uncond)
+        loss.backward()
+        return float(loss.detach())
+
+    def save_samples(self, path: Path) -> None:
+        self.state.save_preview(self.data, path)
+
+    def sized(self, total: int) -> None:
+        self.state.sized_steps = total
+
+
+def start(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str, resume_run: bool,
+          log: loop.Log) -> UpTrainer:
+    """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run folder
+    and say what runs where."""
+    tc = cfg.train
+    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
     say = run.main_log(log)
     ur = build(cfg, run, say)
     last = run_dir / "last.pt"
@@ -115,26 +149,7 @@ def start(cfg: UpscalerConfig, data: UpData, run_dir: Path, run: loop.Setup, *,
     runlog = loop.open_run(run_dir, cfg, run)
     say(f"upscaler U-Net {count_params(ur.model) / 1e6:.2f}M params on {run.dev} "
         f"x{run.dist.world}; data {len(data.photos)} photos + {len(data.faces)} face crops")
-    use_bf16 = precision.use_bf16(run.dev, cuda=cfg.train.bf16, cpu=cfg.train.cpu_bf16, log=log)
-    say(f"forward pass in {'bf16 autocast' if use_bf16 else 'fp32'}; "
-        f"{torch.get_num_threads()} CPU threads")
-    return ur, runlog, use_bf16
-
-
-def train_step(ur: UpRun, data: UpData, use_bf16: bool) -> float:
-    """This rank's loss of one step, gradients in place. The global batch (and the t and noise
-    drawn after it) depends on (seed, step) only; each rank takes its slice."""
-    cfg, tc, dev = ur.cfg, ur.cfg.train, ur.run.dev
-    b = draw_batch(data, cfg.data, cfg.degrade, tc.batch_size, tc.seed, ur.progress.step)
-    sl = ur.run.rank_slice()
-    mine = UpBatch(b.x[sl].to(dev), b.cond[sl].to(dev), b.s[sl].to(dev), b.labels[sl], b.g)
-    ur.opt.zero_grad(set_to_none=True)
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-        loss, _ = upscaler_loss(cast(UpscalerUNet, ur.fwd), mine, b.g,
-                                t_sampling=cfg.t_sampling, t_mean=cfg.t_mean, t_std=cfg.t_std,
-                                p_uncond=cfg.p_uncond)
-    loss.backward()
-    return float(loss.detach())
+    return UpTrainer(ur, data, run_dir, runlog, loop.forward_precision(run, cfg.train, log), log)
 
 
 def throughput(ur: UpRun, use_bf16: bool, ips_windows: list[float]) -> dict[str, Any]:
@@ -158,35 +173,27 @@ def throughput(ur: UpRun, use_bf16: bool, ips_windows: list[float]) -> dict[str,
             "train_gflops_per_image": round(per_image / 1e9, 3)}
 
 
-def finish(ur: UpRun, data: UpData, run_dir: Path, runlog: RunLog, window: loop.LogWindow,
-           ctl: loop.RunControl, total: int, use_bf16: bool) -> dict[str, Any]:
+def finish(tr: UpTrainer, ran: loop.Ran) -> dict[str, Any]:
     """The last checkpoint, and on rank 0 the EMA weights (``ema.pt``), a final preview and the
     run's summary (returned)."""
+    ur, run_dir = tr.state, tr.run_dir
     ur.save(run_dir / "last.pt")
     p, tc = ur.progress, ur.cfg.train
     summary: dict[str, Any] = {
-        "step": p.step, "total_steps": total, "seen": p.seen, "skipped": p.skipped,
-        "budget_minutes": tc.budget_minutes, "minutes": round(ctl.minutes(), 2),
-        "params": count_params(ur.model), "photos": len(data.photos),
-        "face_crops": len(data.faces)}
+        "step": p.step, "total_steps": ran.total, "seen": p.seen, "skipped": p.skipped,
+        "budget_minutes": tc.budget_minutes, "minutes": round(ran.control.minutes(), 2),
+        "params": count_params(ur.model), "photos": len(tr.data.photos),
+        "face_crops": len(tr.data.faces)}
     if ur.run.is_main:
-        summary.update(throughput(ur, use_bf16, window.img_per_s))
+        summary.update(throughput(ur, tr.use_bf16, ran.img_per_s))
         checkpoint.save_atomic({"model": ur.ema.model.state_dict(), "config": to_dict(ur.cfg),
                                 "step": p.step, "kind": "upscaler-ema", "summary": summary},
                                run_dir / "ema.pt")
-        ur.save_preview(data, run_dir / "samples" / "final.png")
+        ur.save_preview(tr.data, run_dir / "samples" / "final.png")
         loop.write_summary(run_dir, summary)
-        runlog.close(finished=p.step >= total)
+        tr.runlog.close(finished=p.step >= ran.total)
     distributed.shutdown()
     return summary
-
-
-def budget_sizer(ur: UpRun, ctl: loop.RunControl, log: loop.Log) -> loop.BudgetSizer:
-    tc = ur.cfg.train
-    return loop.BudgetSizer(tc.budget_minutes, tc.budget_calibration_steps, warmup=tc.warmup,
-                            first_step=ur.progress.step, sized_steps=ur.sized_steps,
-                            batch_size=tc.batch_size, t_start=ctl.t_start, mean=ur.run.mean,
-                            log=ur.run.main_log(log))
 
 
 def train(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str = "auto",
@@ -194,52 +201,14 @@ def train(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str = "au
           ) -> dict[str, Any]:
     """Train (or resume) an upscaler in ``run_dir``; returns a summary dict.
     ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
-    tc = cfg.train
-    run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
-    ur, runlog, use_bf16 = start(cfg, data, run_dir, run, resume_run=resume, log=log)
-    p = ur.progress
-    ctl = loop.RunControl(run, tc.max_minutes, log)
-    window = loop.LogWindow(ctl.t_start, p.step)
-    sizer = budget_sizer(ur, ctl, log)
-    total = ur.sized_steps or tc.steps
-    end = loop.last_step(sizer.horizon(total), stop_after_steps)
-    with ctl:
-        while p.step < end:
-            sized = sizer.at_step(p.step, time.time())
-            if sized is not None:
-                ur.sized_steps = total = sized
-                end = loop.last_step(total, stop_after_steps)
-            if ctl.should_stop(p.step):
-                break
-            lr = loop.set_lr(ur.opt, p.step, peak=tc.lr, warmup=tc.warmup, total=total,
-                             min_ratio=tc.min_lr_ratio)
-            loss = train_step(ur, data, use_bf16)
-            update = loop.finish_step(run, p, ur.model, ur.opt, loss, grad_clip=tc.grad_clip,
-                                      ema=ur.ema, log=log)
-            if update is None:
-                continue
-            window.add(update.loss, tc.batch_size)
-            if p.step % tc.log_every == 0 or p.step == end:
-                w = window.close(p.step, total)
-                if run.is_main:
-                    loop.report(runlog, log, w, step=p.step, total=total, lr=lr,
-                                grad_norm=update.grad_norm, skipped=p.skipped, eta=True)
-            if p.step % tc.ckpt_every == 0:
-                ur.save(run_dir / "last.pt")
-            if run.is_main and tc.sample_every and p.step % tc.sample_every == 0:
-                ur.save_preview(data, run_dir / "samples" / f"step{p.step:06d}.png")
-    return finish(ur, data, run_dir, runlog, window, ctl, total, use_bf16)
+    tr = start(cfg, data, run_dir, device=device, resume_run=resume, log=log)
+    ran = loop.run_steps(tr, loop.Plan.of(cfg.train, tr.state.sized_steps),
+                         stop_after_steps=stop_after_steps)
+    return finish(tr, ran)
 
 
 def load_upscaler(path: Path, device: str | torch.device = "cpu"
                   ) -> tuple[UpscalerUNet, UpscalerConfig]:
     """EMA weights (``ema.pt``) or a training checkpoint (``last.pt``: its EMA part)."""
-    ck = checkpoint.load(path, map_location=device)
-    cfg = from_dict(UpscalerConfig, ck["config"])
-    model = UpscalerUNet(cfg.model)
-    model.load_state_dict(ck["ema"] if "ema" in ck else ck["model"])
-    return model.to(device).eval(), cfg
-
-
-def replace(cfg: UpscalerConfig, **train_overrides: Any) -> UpscalerConfig:
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train_overrides))
+    return checkpoint.load_ema_model(path, device, lambda saved: from_dict(UpscalerConfig, saved),
+                                     lambda cfg: UpscalerUNet(cfg.model))
