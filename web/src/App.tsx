@@ -1,5 +1,8 @@
 import AppBar from '@mui/material/AppBar';
+import BottomNavigation from '@mui/material/BottomNavigation';
+import BottomNavigationAction from '@mui/material/BottomNavigationAction';
 import Box from '@mui/material/Box';
+import ButtonBase from '@mui/material/ButtonBase';
 import Chip from '@mui/material/Chip';
 import Container from '@mui/material/Container';
 import IconButton from '@mui/material/IconButton';
@@ -7,14 +10,13 @@ import ListSubheader from '@mui/material/ListSubheader';
 import Menu from '@mui/material/Menu';
 import MenuItem from '@mui/material/MenuItem';
 import { alpha } from '@mui/material/styles';
-import Tab from '@mui/material/Tab';
-import Tabs from '@mui/material/Tabs';
 import Toolbar from '@mui/material/Toolbar';
 import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
 import { lazy, Suspense, useEffect, useState } from 'react';
 import LinearProgress from '@mui/material/LinearProgress';
-import { LockIcon, TuneIcon } from './components/icons';
+import Paper from '@mui/material/Paper';
+import { AutoAwesomeIcon, InfoOutlinedIcon, LockIcon, PetsIcon, SpeedIcon, TuneIcon } from './components/icons';
 import { Logo } from './components/Logo';
 import { defaultThreads } from './engine/caps';
 import { hub, type BackendPref } from './engine/hub';
@@ -28,6 +30,43 @@ const BenchmarkPage = lazy(() => import('./pages/BenchmarkPage'));
 const AboutPage = lazy(() => import('./pages/AboutPage'));
 
 const TITLES: Record<Page, string> = { classify: 'Classify', generate: 'Generate', benchmark: 'Benchmark', about: 'About' };
+const ICONS: Record<Page, typeof PetsIcon> = { classify: PetsIcon, generate: AutoAwesomeIcon, benchmark: SpeedIcon, about: InfoOutlinedIcon };
+
+/** Below this width the pages are a bottom navigation bar instead of tabs in the top bar. */
+const WIDE = 'md';
+
+/** Small screens: the four pages as a bar at the bottom, always fully visible (360 px and up). */
+function BottomNav({ page }: { page: Page }) {
+  return (
+    <Paper
+      component="nav"
+      aria-label="Pages"
+      elevation={8}
+      square
+      sx={{ position: 'fixed', left: 0, right: 0, bottom: 0, zIndex: (t) => t.zIndex.appBar, display: { xs: 'block', [WIDE]: 'none' }, pb: 'env(safe-area-inset-bottom)' }}
+      data-testid="bottom-nav"
+    >
+      <BottomNavigation value={page} showLabels>
+        {PAGES.map((p) => {
+          const Icon = ICONS[p];
+          return (
+            <BottomNavigationAction
+              key={p}
+              value={p}
+              label={TITLES[p]}
+              icon={<Icon />}
+              component="a"
+              href={href(p)}
+              aria-current={p === page ? 'page' : undefined}
+              data-testid={`bottom-nav-${p}`}
+              sx={{ minWidth: 0, px: 0.5 }}
+            />
+          );
+        })}
+      </BottomNavigation>
+    </Paper>
+  );
+}
 
 function IsolationChip() {
   const { caps } = useEngine();
@@ -86,7 +125,7 @@ export default function App() {
   }, [page]);
 
   return (
-    <Box sx={{ minHeight: '100vh', display: 'flex', flexDirection: 'column' }}>
+    <Box sx={{ minHeight: '100vh', display: 'flex', flexDirection: 'column', pb: { xs: 'calc(56px + env(safe-area-inset-bottom))', [WIDE]: 0 } }}>
       <AppBar
         position="sticky"
         elevation={0}
@@ -99,17 +138,39 @@ export default function App() {
       >
         <Container maxWidth="lg">
           <Toolbar disableGutters sx={{ gap: 2 }}>
-            <Box component="a" href={href('classify')} sx={{ display: 'flex', alignItems: 'center', gap: 1, color: 'inherit', textDecoration: 'none' }}>
+            <Box component="a" href={href('classify')} aria-label="tinycats: home" sx={{ display: 'flex', alignItems: 'center', gap: 1, color: 'inherit', textDecoration: 'none' }}>
               <Logo size={32} />
-              <Typography variant="h6" sx={{ fontWeight: 800, letterSpacing: '-0.02em', display: { xs: 'none', sm: 'block' } }}>
+              <Typography variant="h6" component="span" sx={{ fontWeight: 800, letterSpacing: '-0.02em', display: { xs: 'none', sm: 'block' } }}>
                 tinycats
               </Typography>
             </Box>
-            <Tabs value={page} variant="scrollable" scrollButtons={false} sx={{ flex: 1, minWidth: 0 }}>
-              {PAGES.map((p) => (
-                <Tab key={p} value={p} label={TITLES[p]} href={href(p)} component="a" data-testid={`nav-${p}`} />
-              ))}
-            </Tabs>
+            <Box component="nav" aria-label="Pages" sx={{ flex: 1, minWidth: 0, display: { xs: 'none', [WIDE]: 'block' } }}>
+              <Box component="ul" sx={{ display: 'flex', listStyle: 'none', m: 0, p: 0 }}>
+                {PAGES.map((p) => (
+                  <li key={p}>
+                    <ButtonBase
+                      component="a"
+                      href={href(p)}
+                      aria-current={p === page ? 'page' : undefined}
+                      data-testid={`nav-${p}`}
+                      sx={(t) => ({
+                        minHeight: 56,
+                        px: 2,
+                        fontWeight: 600,
+                        fontSize: t.typography.button.fontSize,
+                        color: p === page ? 'primary.main' : 'text.secondary',
+                        borderBottom: '2px solid',
+                        borderColor: p === page ? 'primary.main' : 'transparent',
+                        '&:hover': { color: 'text.primary', bgcolor: alpha(t.palette.primary.main, 0.04) },
+                      })}
+                    >
+                      {TITLES[p]}
+                    </ButtonBase>
+                  </li>
+                ))}
+              </Box>
+            </Box>
+            <Box sx={{ flex: 1, display: { xs: 'block', [WIDE]: 'none' } }} />
             <IsolationChip />
             <SettingsMenu />
           </Toolbar>
@@ -128,6 +189,7 @@ export default function App() {
           <LockIcon sx={{ fontSize: 16 }} /> Everything runs on your device: no image is uploaded.
         </Typography>
       </Box>
+      <BottomNav page={page} />
     </Box>
   );
 }

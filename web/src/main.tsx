@@ -4,12 +4,26 @@
 import { hub } from './engine/hub';
 
 const [first = 'classify', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
-if (first === 'classify' || first === '') void hub.ensure('classifier').catch(() => {});
+let firstModel: Promise<unknown> = Promise.resolve();
+if (first === 'classify' || first === '') firstModel = hub.ensure('classifier');
 if (first === 'generate') {
   // only the generator: the classifier (the badges) starts once the generator is ready, so the two
   // sessions do not compete for the same cores (GeneratePage)
   const variant = new URLSearchParams(query).get('variant');
-  void hub.ensure('generator', variant ? { variant } : {}).catch(() => {});
+  firstModel = hub.ensure('generator', variant ? { variant } : {});
 }
+firstModel = firstModel.catch(() => {});
 
 void import('./root');
+
+// offline use (vite.config.ts, offlinePlugin; sw/sw.js): registered once the page has loaded and
+// its model is ready, so storing the app's files does not compete with the page's own start
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  addEventListener('load', () => {
+    void firstModel.then(() =>
+      navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).catch(() => {
+        /* no offline use (e.g. a private window): the app works as before */
+      }),
+    );
+  });
+}

@@ -8,7 +8,8 @@ import App from './App';
 import { makeTheme } from './theme';
 
 function Root() {
-  const dark = useMediaQuery('(prefers-color-scheme: dark)');
+  // noSsr: the first render already has the right scheme (no flash of the light theme)
+  const dark = useMediaQuery('(prefers-color-scheme: dark)', { noSsr: true });
   const theme = useMemo(() => makeTheme(dark ? 'dark' : 'light'), [dark]);
   return (
     <ThemeProvider theme={theme}>

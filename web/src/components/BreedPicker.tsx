@@ -47,7 +47,7 @@ export function BreedPicker({ classes, value, onChange, testIdPrefix = 'breed' }
               borderRadius: 3,
               border: `2px solid ${sel ? t.palette.primary.main : 'transparent'}`,
               bgcolor: sel ? alpha(t.palette.primary.main, 0.08) : 'transparent',
-              transition: 'all .12s',
+              transition: 'border-color .12s, background-color .12s',
               '&:hover': { bgcolor: alpha(t.palette.primary.main, 0.05) },
             })}
           >

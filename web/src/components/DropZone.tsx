@@ -66,7 +66,7 @@ export function DropZone({ onFile, children, disabled }: { onFile: (f: Blob, nam
       })}
     >
       {children}
-      <Typography variant="h6" sx={{ mt: children ? 2 : 0 }}>
+      <Typography variant="h6" component="h2" sx={{ mt: children ? 2 : 0 }}>
         Drop a cat photo here
       </Typography>
       <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>

@@ -41,6 +41,7 @@ export function ProbBars({
         <ButtonBase
           key={id}
           onClick={() => onSelect?.(id)}
+          aria-pressed={onSelect ? selected === id : undefined}
           sx={(t) => ({
             display: 'block',
             textAlign: 'left',
@@ -58,7 +59,7 @@ export function ProbBars({
               {pct(probs[id]!)}
             </Typography>
           </Stack>
-          <Box>
+          <Box aria-hidden="true">
             <LinearProgress variant="determinate" value={100 * probs[id]!} color={id === otherId ? 'warning' : 'primary'}
               sx={rank === 0 ? undefined : { opacity: 0.55 }} />
           </Box>

@@ -3,20 +3,24 @@ import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Card from '@mui/material/Card';
 import CardContent from '@mui/material/CardContent';
-import Chip from '@mui/material/Chip';
 import Collapse from '@mui/material/Collapse';
 import Grid from '@mui/material/Grid';
 import Link from '@mui/material/Link';
+import LinearProgress from '@mui/material/LinearProgress';
 import Stack from '@mui/material/Stack';
 import Table from '@mui/material/Table';
 import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
+import TableContainer from '@mui/material/TableContainer';
+import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
-import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
+import { BreedBars, ConfusionMatrix } from '../components/Charts';
+import { modelFigures, type SmallTable } from '../engine/figures';
+import { chooseVariant, formatBytes, type ClassifierEntry, type ModelEntry } from '../engine/manifest';
 import { CACHE_NAME } from '../engine/modelStore';
-import { formatBytes, type ModelEntry } from '../engine/manifest';
+import { href } from '../router';
 import { useEngine } from '../useEngine';
 
 function short(v: unknown): string {
@@ -48,10 +52,45 @@ function KV({ rows, testId }: { rows: [string, string][]; testId?: string }) {
   );
 }
 
-function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; blurb: string }) {
-  const metrics = flatten(entry.metrics ?? {});
-  const extra = flatten(entry.extra).slice(0, 40);
-  const [open, setOpen] = useState(false);
+const TITLES: Record<ModelEntry['task'], string> = { classify: 'Breed classifier', generate: 'Cat generator', upscale: 'Upscaler' };
+
+function FiguresTable({ table, testId, label }: { table: SmallTable; testId: string; label: string }) {
+  return (
+    // focusable: on a narrow screen the table scrolls sideways, and keyboard users can scroll it too
+    <TableContainer sx={{ my: 2, maxWidth: table.head.length > 2 ? 900 : 560 }} tabIndex={0} role="region" aria-label={label}>
+      <Table size="small" data-testid={testId}>
+        <TableHead>
+          <TableRow>
+            {table.head.map((h, i) => (
+              <TableCell key={h} align={i === 0 ? 'left' : 'right'} sx={{ fontWeight: 700, pl: i === 0 ? 0 : undefined }}>
+                {h}
+              </TableCell>
+            ))}
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {table.rows.map((r) => (
+            <TableRow key={r[0]}>
+              {r.map((c, i) =>
+                i === 0 ? (
+                  <TableCell key={i} component="th" scope="row" sx={{ pl: 0 }}>
+                    {c}
+                  </TableCell>
+                ) : (
+                  <TableCell key={i} align="right" sx={{ fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }}>
+                    {c}
+                  </TableCell>
+                ),
+              )}
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+    </TableContainer>
+  );
+}
+
+function rawRows(entry: ModelEntry): [string, string][] {
   const details: [string, string][] =
     entry.task === 'classify'
       ? [
@@ -67,70 +106,75 @@ function ModelCard({ title, entry, blurb }: { title: string; entry: ModelEntry; 
         ]
       : [
           ['image', `${entry.image_size}x${entry.image_size} RGB`],
-          ['classes', `${entry.classes.length} (breeds, ${entry.classes.slice(-2).map((c) => c.display).join(', ')})`],
+          ['classes', `${entry.classes.length} (${entry.classes.map((c) => c.display).join(', ')})`],
           ['prediction', entry.prediction],
           ['sampler', `${entry.sampler.solver}, ${entry.sampler.default_steps} steps, guidance ${entry.sampler.default_cfg_scale}, t_eps ${entry.sampler.t_eps}, shift ${entry.sampler.shift}`],
         ];
+  const files: [string, string][] = Object.entries(entry.files).map(([v, f]) => [
+    `file ${v}${v === entry.default_variant ? ' (default)' : ''}`,
+    [`${f.file}, ${formatBytes(f.bytes)}`, `sha256 ${f.sha256}`, ...flatten(f.info ?? {}).map(([k, val]) => `${k}: ${val}`)].join('; '),
+  ]);
+  return [
+    ...flatten(entry.metrics ?? {}, 'metrics'),
+    ...files,
+    ...details,
+    ...flatten(entry.extra).slice(0, 40),
+    ['exported', entry.exported ?? '—'],
+    ['produced by', Object.entries(entry.producer ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || '—'],
+  ];
+}
+
+function ModelSection({ entry, blurb, variant }: { entry: ModelEntry; blurb: string; variant?: string }) {
+  const [open, setOpen] = useState(false);
+  const fig = modelFigures(entry, variant);
+  const raw = rawRows(entry);
+  const id = `raw-${entry.task}`;
+  const charts = [fig.perBreed, fig.confusion].filter(Boolean).length;
   return (
-    <Card sx={{ height: '100%' }}>
+    <Card component="section" aria-labelledby={`title-${entry.task}`} data-testid={`about-${entry.task}`}>
       <CardContent>
-        <Typography variant="h5" gutterBottom>
-          {title}
+        <Typography variant="h5" component="h2" id={`title-${entry.task}`} gutterBottom>
+          {TITLES[entry.task]}
         </Typography>
-        <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
+        <Typography variant="body2" color="text.secondary" sx={{ mb: 2, maxWidth: 760 }}>
           {blurb}
         </Typography>
-        <Stack direction="row" spacing={1} useFlexGap sx={{ flexWrap: 'wrap', mb: 2 }}>
-          {Object.entries(entry.files).map(([v, f]) => (
-            <Tooltip
-              key={v}
-              title={
-                <Box component="span" sx={{ whiteSpace: 'pre-line' }}>
-                  {[`${f.file}${v === entry.default_variant ? ' (default)' : ''}`, `sha256 ${f.sha256}`, ...flatten(f.info ?? {}).map(([k, val]) => `${k}: ${val}`)].join('\n')}
-                </Box>
-              }
-            >
-              <Chip size="small" variant={v === entry.default_variant ? 'filled' : 'outlined'} color="primary" label={`${v} · ${formatBytes(f.bytes)}`} data-testid={`file-${entry.task}-${v}`} />
-            </Tooltip>
-          ))}
-        </Stack>
-        <Typography variant="overline" color="text.secondary">
-          Measured
-        </Typography>
-        {metrics.length ? (
-          <KV rows={metrics} testId={`metrics-${entry.task}`} />
-        ) : (
-          <Typography variant="body2" color="text.secondary">
-            No measured metrics in the manifest yet.
-          </Typography>
-        )}
-        {extra.length > 0 && (
-          <>
-            <Button size="small" sx={{ mt: 1.5, px: 0 }} onClick={() => setOpen((o) => !o)}>
-              {open ? 'Hide' : 'Show'} architecture and training ({extra.length})
-            </Button>
-            <Collapse in={open}>
-              <KV rows={extra} />
-            </Collapse>
-          </>
-        )}
-        <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
-          Details
-        </Typography>
-        <KV
-          rows={[
-            ...details,
-            ['exported', entry.exported ?? '—'],
-            ['produced by', Object.entries(entry.producer ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || '—'],
-          ]}
-        />
+        <Grid container spacing={3}>
+          <Grid size={{ xs: 12, md: charts ? 6 : 12 }}>
+            <Stack spacing={1} data-testid={`figures-${entry.task}`} sx={{ maxWidth: 760 }}>
+              {fig.sentences.map((t) => (
+                <Typography key={t} variant="body1">
+                  {t}
+                </Typography>
+              ))}
+            </Stack>
+            {fig.table && <FiguresTable table={fig.table} testId={`table-${entry.task}`} label={`${TITLES[entry.task]}: figures`} />}
+          </Grid>
+          {charts > 0 && (
+            <Grid size={{ xs: 12, md: 6 }}>
+              <Stack spacing={3}>
+                {fig.perBreed && <BreedBars {...fig.perBreed} testId={`per-breed-${entry.task}`} />}
+                {fig.confusion && <ConfusionMatrix {...fig.confusion} testId={`confusion-${entry.task}`} />}
+              </Stack>
+            </Grid>
+          )}
+        </Grid>
+        <Button size="small" sx={{ mt: 1, px: 1 }} onClick={() => setOpen((o) => !o)} aria-expanded={open} aria-controls={id} data-testid={`details-${entry.task}`}>
+          {open ? 'Hide' : 'Show'} the raw figures and details
+        </Button>
+        <Collapse in={open} id={id} unmountOnExit>
+          <KV rows={raw} testId={`metrics-${entry.task}`} />
+        </Collapse>
       </CardContent>
     </Card>
   );
 }
 
 export default function AboutPage() {
-  const { manifest, manifestError, caps } = useEngine();
+  const { manifest, manifestError, caps, models, backendPref } = useEngine();
+  // the classifier file this browser runs (loaded, or the one it would load)
+  const classifierVariant = (e: ClassifierEntry) =>
+    models.classifier.info?.variant ?? chooseVariant(e, backendPref === 'webgpu' || (backendPref === 'auto' && caps?.webgpu) ? 'webgpu' : 'wasm', !!caps?.shaderF16);
   const [cleared, setCleared] = useState<string | null>(null);
   const clear = async () => {
     try {
@@ -152,30 +196,36 @@ export default function AboutPage() {
         </Typography>
       </Box>
       {manifestError && <Alert severity="warning">{manifestError}</Alert>}
+      {!manifest && !manifestError && <LinearProgress aria-label="loading the models' manifest" />}
+      {manifest?.models.classifier && (
+        <ModelSection
+          entry={manifest.models.classifier}
+          variant={classifierVariant(manifest.models.classifier)}
+          blurb="A small convolutional network that tells the cat breeds of the Oxford-IIIT Pet dataset apart, and says when a photo is not a cat (it learned that from the dataset's dogs)."
+        />
+      )}
+      {manifest?.models.generator && (
+        <ModelSection
+          entry={manifest.models.generator}
+          blurb="A tiny diffusion transformer trained with flow matching, conditioned on the breed; classifier-free guidance runs in the browser's sampler."
+        />
+      )}
+      {manifest?.models.upscaler && (
+        <ModelSection
+          entry={manifest.models.upscaler}
+          blurb={`A small convolutional U-Net, the second stage of a cascade: it turns the generator's ${manifest.models.upscaler.cond_size} px cats into ${manifest.models.upscaler.image_size} px ones with the same flow-matching sampler, conditioned on the small image.`}
+        />
+      )}
+      {manifest && (
+        <Typography variant="body2" color="text.secondary">
+          How fast the models run on this device: <Link href={href('benchmark')}>the Benchmark page</Link> measures it.
+        </Typography>
+      )}
       <Grid container spacing={3}>
-        {manifest?.models.classifier && (
-          <Grid size={{ xs: 12, md: 6 }}>
-            <ModelCard title="Breed classifier" entry={manifest.models.classifier} blurb="Tells the 12 cat breeds of the Oxford-IIIT Pet dataset apart, and says when a photo is not a cat (trained on dogs and other photos as 'other')." />
-          </Grid>
-        )}
-        {manifest?.models.generator && (
-          <Grid size={{ xs: 12, md: 6 }}>
-            <ModelCard title="Cat generator" entry={manifest.models.generator} blurb="A tiny diffusion transformer trained with flow matching, conditioned on the breed; classifier-free guidance runs in the browser's sampler." />
-          </Grid>
-        )}
-        {manifest?.models.upscaler && (
-          <Grid size={{ xs: 12, md: 6 }}>
-            <ModelCard
-              title="Upscaler"
-              entry={manifest.models.upscaler}
-              blurb={`A small convolutional U-Net, the second stage of a cascade: it turns the generator's ${manifest.models.upscaler.cond_size} px cats into ${manifest.models.upscaler.image_size} px ones with the same flow-matching sampler, conditioned on the slightly noised small image.`}
-            />
-          </Grid>
-        )}
         <Grid size={{ xs: 12, md: 6 }}>
           <Card>
             <CardContent>
-              <Typography variant="h5" gutterBottom>
+              <Typography variant="h5" component="h2" gutterBottom>
                 Data and license
               </Typography>
               <Typography variant="body2" sx={{ mb: 1 }}>
@@ -199,7 +249,7 @@ export default function AboutPage() {
         <Grid size={{ xs: 12, md: 6 }}>
           <Card>
             <CardContent>
-              <Typography variant="h5" gutterBottom>
+              <Typography variant="h5" component="h2" gutterBottom>
                 Privacy
               </Typography>
               <Typography variant="body2" sx={{ mb: 1 }}>
@@ -219,7 +269,7 @@ export default function AboutPage() {
               )}
               {caps && (
                 <>
-                  <Typography variant="overline" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
+                  <Typography variant="overline" component="h3" color="text.secondary" sx={{ display: 'block', mt: 2 }}>
                     This browser
                   </Typography>
                   <KV

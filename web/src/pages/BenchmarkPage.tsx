@@ -205,8 +205,9 @@ export default function BenchmarkPage() {
         <CardContent>
           <Stack direction="row" spacing={2} useFlexGap sx={{ flexWrap: 'wrap', alignItems: 'center' }}>
             <FormControl size="small" sx={{ minWidth: 150 }}>
-              <InputLabel>Model</InputLabel>
+              <InputLabel id="bench-model-label">Model</InputLabel>
               <Select
+                labelId="bench-model-label"
                 label="Model"
                 value={model}
                 data-testid="bench-model"
@@ -230,8 +231,8 @@ export default function BenchmarkPage() {
               </Select>
             </FormControl>
             <FormControl size="small" sx={{ minWidth: 130 }}>
-              <InputLabel shrink>Variant</InputLabel>
-              <Select label="Variant" notched value={effVariant} displayEmpty onChange={(e) => setVariant(e.target.value)} renderValue={(v) => v || 'automatic'}>
+              <InputLabel shrink id="bench-variant-label">Variant</InputLabel>
+              <Select labelId="bench-variant-label" label="Variant" notched value={effVariant} displayEmpty onChange={(e) => setVariant(e.target.value)} renderValue={(v) => v || 'automatic'}>
                 <MenuItem value="">automatic</MenuItem>
                 {variants.map((v) => (
                   <MenuItem key={v} value={v}>
@@ -241,8 +242,8 @@ export default function BenchmarkPage() {
               </Select>
             </FormControl>
             <FormControl size="small" sx={{ minWidth: 130 }}>
-              <InputLabel>Backend</InputLabel>
-              <Select label="Backend" value={backend} onChange={(e) => setBackend(e.target.value as Backend)}>
+              <InputLabel id="bench-backend-label">Backend</InputLabel>
+              <Select labelId="bench-backend-label" label="Backend" value={backend} onChange={(e) => setBackend(e.target.value as Backend)}>
                 <MenuItem value="wasm">WASM</MenuItem>
                 <MenuItem value="webgpu" disabled={!caps?.webgpu}>
                   WebGPU
@@ -250,8 +251,8 @@ export default function BenchmarkPage() {
               </Select>
             </FormControl>
             <FormControl size="small" sx={{ minWidth: 110 }}>
-              <InputLabel>Threads</InputLabel>
-              <Select label="Threads" value={effThreads} onChange={(e) => setThreads(Number(e.target.value))} disabled={!caps?.isolated}>
+              <InputLabel id="bench-threads-label">Threads</InputLabel>
+              <Select labelId="bench-threads-label" label="Threads" value={effThreads} onChange={(e) => setThreads(Number(e.target.value))} disabled={!caps?.isolated}>
                 {Array.from({ length: Math.max(1, maxThreads) }, (_, i) => i + 1).map((t) => (
                   <MenuItem key={t} value={t}>
                     {t}
@@ -263,8 +264,8 @@ export default function BenchmarkPage() {
             <TextField size="small" type="number" label="Runs (N)" value={runs} onChange={(e) => setRuns(Math.max(1, Number(e.target.value)))} sx={{ width: 100 }} />
             {model === 'classifier' && (
               <FormControl size="small" sx={{ minWidth: 90 }}>
-                <InputLabel>Batch</InputLabel>
-                <Select label="Batch" value={batch} onChange={(e) => setBatch(Number(e.target.value))}>
+                <InputLabel id="bench-batch-label">Batch</InputLabel>
+                <Select labelId="bench-batch-label" label="Batch" value={batch} onChange={(e) => setBatch(Number(e.target.value))}>
                   {[1, 2, 4, 8].map((b) => (
                     <MenuItem key={b} value={b}>
                       {b}
@@ -295,7 +296,7 @@ export default function BenchmarkPage() {
                 {phase}
                 {progress ? ` · ${progress.warmup ? 'warm-up' : 'timed'} run ${progress.done} / ${progress.total}` : ''}
               </Typography>
-              <LinearProgress variant={progress ? 'determinate' : 'indeterminate'} value={progress ? (100 * progress.done) / progress.total : 0} sx={{ mt: 0.5 }} />
+              <LinearProgress variant={progress ? 'determinate' : 'indeterminate'} value={progress ? (100 * progress.done) / progress.total : 0} sx={{ mt: 0.5 }} aria-label="benchmark progress" />
             </Box>
           )}
           {error && (
@@ -309,7 +310,7 @@ export default function BenchmarkPage() {
         <Card>
           <CardContent>
             <Stack direction="row" sx={{ justifyContent: 'space-between', alignItems: 'center', mb: 1 }}>
-              <Typography variant="h6">Results</Typography>
+              <Typography variant="h6" component="h2">Results</Typography>
               <Button startIcon={<FileDownloadOutlinedIcon />} onClick={exportJson} data-testid="bench-export">
                 Export JSON
               </Button>

@@ -1,6 +1,7 @@
 import Alert from '@mui/material/Alert';
 import AlertTitle from '@mui/material/AlertTitle';
 import Box from '@mui/material/Box';
+import ButtonBase from '@mui/material/ButtonBase';
 import Card from '@mui/material/Card';
 import CardContent from '@mui/material/CardContent';
 import Chip from '@mui/material/Chip';
@@ -10,6 +11,7 @@ import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
 import Switch from '@mui/material/Switch';
 import Tooltip from '@mui/material/Tooltip';
+import { alpha } from '@mui/material/styles';
 import Typography from '@mui/material/Typography';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { DropZone } from '../components/DropZone';
@@ -118,7 +120,7 @@ export default function ClassifyPage() {
               <DropZone onFile={(b, n) => void classify(b, n)}>
                 {result && (
                   <Box sx={{ position: 'relative', width: '100%', maxWidth: 360, mx: 'auto', borderRadius: 3, overflow: 'hidden' }}>
-                    <RgbaCanvas rgba={result.crop} width={result.size} height={result.size} display="100%" testId="input-preview" label={result.name} />
+                    <RgbaCanvas rgba={result.crop} width={result.size} height={result.size} display="100%" testId="input-preview" label={`your photo, ${result.name}, as the classifier sees it`} />
                     {showCam && heat && (
                       <RgbaCanvas
                         rgba={heat.rgba}
@@ -126,12 +128,12 @@ export default function ClassifyPage() {
                         height={heat.h}
                         display="100%"
                         testId="cam-overlay"
-                        label="heatmap"
+                        label={`heatmap of where the classifier saw ${entry?.labels[shownClass]?.display ?? 'the breed'}`}
                         sx={{ position: 'absolute', inset: 0, height: '100%', mixBlendMode: 'normal' }}
                       />
                     )}
                     {busy && (
-                      <Box sx={{ position: 'absolute', inset: 0, display: 'grid', placeItems: 'center', bgcolor: 'rgba(255,255,255,.5)' }}>
+                      <Box sx={{ position: 'absolute', inset: 0, display: 'grid', placeItems: 'center', bgcolor: (t) => alpha(t.palette.background.paper, 0.5) }}>
                         <CircularProgress />
                       </Box>
                     )}
@@ -142,21 +144,24 @@ export default function ClassifyPage() {
                 <Typography variant="body2" color="text.secondary">
                   No photo at hand? Try:
                 </Typography>
-                {SAMPLES.map((k) => (
-                  <Tooltip key={k} title={`Oxford-IIIT Pet example (${k.replace('_', ' ')})`}>
-                    <Box
-                      component="img"
-                      src={`${import.meta.env.BASE_URL}examples/${k}.jpg`}
-                      alt={k}
-                      data-testid={`sample-${k}`}
-                      onClick={async () => {
-                        const r = await fetch(`${import.meta.env.BASE_URL}examples/${k}.jpg`);
-                        void classify(await r.blob(), `${k}.jpg`);
-                      }}
-                      sx={{ width: 44, height: 44, borderRadius: 2, cursor: 'pointer', objectFit: 'cover', '&:hover': { outline: '2px solid', outlineColor: 'primary.main' } }}
-                    />
-                  </Tooltip>
-                ))}
+                {SAMPLES.map((k) => {
+                  const name = entry?.labels.find((l) => l.key === k)?.display ?? k.replace(/_/g, ' ');
+                  return (
+                    <Tooltip key={k} title={`Oxford-IIIT Pet example (${name})`}>
+                      <ButtonBase
+                        data-testid={`sample-${k}`}
+                        aria-label={`Classify an example photo of a ${name}`}
+                        onClick={async () => {
+                          const r = await fetch(`${import.meta.env.BASE_URL}examples/${k}.jpg`);
+                          void classify(await r.blob(), `${k}.jpg`);
+                        }}
+                        sx={{ borderRadius: 2, '&:hover': { outline: '2px solid', outlineColor: 'primary.main' } }}
+                      >
+                        <Box component="img" src={`${import.meta.env.BASE_URL}examples/${k}.jpg`} alt="" sx={{ width: 44, height: 44, borderRadius: 2, objectFit: 'cover', display: 'block' }} />
+                      </ButtonBase>
+                    </Tooltip>
+                  );
+                })}
               </Stack>
             </CardContent>
           </Card>
@@ -172,7 +177,7 @@ export default function ClassifyPage() {
               )}
               {!result && !error && (
                 <Box sx={{ py: 6, textAlign: 'center', color: 'text.secondary' }}>
-                  <Typography variant="h6">{busy ? 'Looking…' : 'Results appear here'}</Typography>
+                  <Typography variant="h6" component="h2">{busy ? 'Looking…' : 'Results appear here'}</Typography>
                   <Typography variant="body2">Top breeds with their probabilities, and a heatmap of where the network looked.</Typography>
                 </Box>
               )}

@@ -22,6 +22,7 @@ import ToggleButton from '@mui/material/ToggleButton';
 import ToggleButtonGroup from '@mui/material/ToggleButtonGroup';
 import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
+import useMediaQuery from '@mui/material/useMediaQuery';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { BreedPicker, BreedThumb } from '../components/BreedPicker';
 import { AutoAwesomeIcon, CasinoIcon, FileDownloadOutlinedIcon, LinkIcon, StopIcon } from '../components/icons';
@@ -125,6 +126,7 @@ function Controls({ entry, up, s, set, running }: { entry: GeneratorEntry; up?: 
               value={s.mix ?? ''}
               onChange={(e) => set({ mix: Number(e.target.value) })}
               data-testid="mix-breed"
+              SelectDisplayProps={{ 'aria-label': 'second breed' }}
               renderValue={(v) => choices.find((c) => c.id === v)?.display ?? ''}
             >
               {choices
@@ -214,6 +216,10 @@ export default function GeneratePage() {
   const [last, setLast] = useState<{ ms: number; calls: number; stages: StageTiming[]; settings: Settings } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
+  // smooth scaling by default; "show pixels" draws each pixel as a sharp square
+  const [pixelated, setPixelated] = useState(false);
+  // people who ask for less motion see the finished cat, not every step (the step count still shows)
+  const reduceMotion = useMediaQuery('(prefers-reduced-motion: reduce)', { noSsr: true });
   const job = useRef<Job<GenerateResult> | null>(null);
   const generating = useRef(false);
   const autoRan = useRef(false);
@@ -330,7 +336,7 @@ export default function GeneratePage() {
           cfgScale: settings.cfg,
           solver: settings.solver,
           upscale,
-          preview: true,
+          preview: !reduceMotion,
         },
         (ev) => {
           setProgress(ev);
@@ -352,7 +358,7 @@ export default function GeneratePage() {
       generating.current = false;
       setProgress(null);
     }
-  }, [s, entry, up, baseSize, tiles, badges]);
+  }, [s, entry, up, baseSize, tiles, badges, reduceMotion]);
 
   // a shared link (with a seed) shows its image as soon as the models are ready
   useEffect(() => {
@@ -426,7 +432,8 @@ export default function GeneratePage() {
                   onClick={() => void generate()}
                   disabled={!ready || running}
                   data-testid="generate"
-                  sx={{ flex: 1, py: 1.25, background: (t) => `linear-gradient(90deg, ${t.palette.primary.main}, ${t.palette.secondary.main})` }}
+                  // the gradient's light end stays dark enough for its text (4.5:1) in both colour schemes
+                  sx={{ flex: 1, py: 1.25, background: (t) => `linear-gradient(90deg, ${t.palette.primary.main}, ${t.palette.mode === 'dark' ? t.palette.secondary.main : t.palette.secondary.dark})` }}
                 >
                   {running ? 'Generating…' : 'Generate'}
                 </Button>
@@ -458,7 +465,15 @@ export default function GeneratePage() {
                         background: `linear-gradient(135deg, ${alpha(th.palette.primary.main, 0.12)}, ${alpha(th.palette.secondary.main, 0.12)})`,
                       })}
                     >
-                      <RgbaCanvas rgba={t.rgba} width={t.size} height={t.size} display="100%" testId={b === 0 ? 'generated' : `generated-${b}`} label={`generated cat ${b + 1}`} />
+                      <RgbaCanvas
+                        rgba={t.rgba}
+                        width={t.size}
+                        height={t.size}
+                        display="100%"
+                        pixelated={pixelated}
+                        testId={b === 0 ? 'generated' : `generated-${b}`}
+                        label={`generated cat ${b + 1}${t.badge ? `: the classifier says ${t.badge.other ? 'not a cat' : t.badge.label}` : ''}`}
+                      />
                     </Box>
                     <Stack direction="row" spacing={0.5} sx={{ mt: 0.75, alignItems: 'center', minHeight: 32 }}>
                       {t.badge ? (
@@ -500,7 +515,7 @@ export default function GeneratePage() {
                     <Typography variant="body2" color="text.secondary" data-testid="gen-progress">
                       {stageLabel(progress)}: step {progress.step} / {progress.total}
                     </Typography>
-                    <LinearProgress variant="determinate" value={(100 * progress.done) / progress.of} sx={{ mt: 0.5 }} />
+                    <LinearProgress variant="determinate" value={(100 * progress.done) / progress.of} sx={{ mt: 0.5 }} aria-label="generation progress" />
                   </Box>
                 ) : last ? (
                   <Stack direction="row" spacing={1} useFlexGap sx={{ alignItems: 'center', flexWrap: 'wrap' }}>
@@ -524,6 +539,15 @@ export default function GeneratePage() {
                   </Typography>
                 )}
               </Box>
+              <FormControlLabel
+                sx={{ mt: 1 }}
+                control={<Switch size="small" checked={pixelated} onChange={(e) => setPixelated(e.target.checked)} data-testid="pixelated-toggle" />}
+                label={
+                  <Typography variant="body2" color="text.secondary">
+                    Show the pixels (no smoothing)
+                  </Typography>
+                }
+              />
             </CardContent>
           </Card>
         </Grid>
