@@ -1,5 +1,5 @@
 """`tinycats bench native`: the browser benchmark's units in native onnxruntime, on the shipped
-models (real sessions, few runs: figures, not speed targets)."""
+models (real onnxruntime, few runs: figures, not speed targets)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@
 // (the classifier for the badges starts after it; its time is printed too, not a target).
 // Options: --runs N, --warmup N, --gen-runs N, --ready-runs N, --check (exit 1 when a figure misses
 // its target), --json FILE, --threads N, --variant V (all models), --classifier-variant V,
-// --generator-variant V, --upscaler-variant V, --opt LEVEL (session graph optimisation, all
+// --generator-variant V, --upscaler-variant V, --opt LEVEL (onnxruntime graph optimisation, all
 // models), --only classify,generate,upscale,ready (a subset), --no-native (skip the native
 // figures). Defaults: the app's own choices.
 import { spawn, spawnSync } from 'node:child_process';

@@ -571,33 +571,18 @@ def bench_generator(
 
 
 def _bench_upscaler(manifest: Path, threads: int | None, images: int) -> None:
-    """Whole-cat time of the 64 px stage alone and with the upscaler, measured alternately in
-    the same run (a ratio that holds on the machine that printed it)."""
-    import statistics
-    import time
-
-    from tinycats.runtime.sample import Generator, initial_noise
-    from tinycats.runtime.upscale import Upscaler, has_upscaler, upscale_noise
+    """Whole-cat time of the 64 px stage alone and with the upscaler, measured in the same runs
+    (a ratio that holds on the machine that printed it)."""
+    from tinycats.runtime.native_bench import upscale_figures
+    from tinycats.runtime.upscale import has_upscaler
 
     if not has_upscaler(manifest):
         return
-    gen, up = Generator(manifest, threads=threads), Upscaler(manifest, threads=threads)
-    base_s: list[float] = []
-    up_s: list[float] = []
-    for i in range(images + 1):  # the first round warms both models up, untimed
-        t0 = time.perf_counter()
-        x = gen.sample(initial_noise(i, 1, gen.size), gen.one_hot([0]))
-        t1 = time.perf_counter()
-        up.upscale(x, *upscale_noise(i, 1, up.cond_size, up.size))
-        t2 = time.perf_counter()
-        if i:
-            base_s.append(t1 - t0)
-            up_s.append(t2 - t1)
-    b, u = statistics.median(base_s), statistics.median(up_s)
-    st = up.default_settings
-    console.print(f"one cat, fp32: {gen.size} px {b:.2f} s; + upscaler to {up.size} px "
-                  f"{u:.2f} s ({st.solver}, {st.steps} steps); whole pipeline "
-                  f"{(b + u) / b:.2f}x the {gen.size} px cat")
+    f = upscale_figures(manifest, None, None, threads, images, warmup=1)
+    b, whole = f["baseLatencyMs"]["median"] / 1e3, f["latencyMs"]["median"] / 1e3
+    console.print(f"one cat, fp32: {f['size']} px {b:.2f} s; + upscaler to {f['upSize']} px "
+                  f"{whole - b:.2f} s ({f['unit']}); whole pipeline {whole / b:.2f}x the "
+                  f"{f['size']} px cat")
 
 
 def pack_generator(

@@ -1,7 +1,7 @@
 """Native onnxruntime timings of exactly what the browser benchmark times, so that `npm run bench`
 can print browser / native ratios measured in the same run on the same machine.
 
-The units match web/src/engine/model.worker.ts ``bench``: classify = one session call on a
+The units match web/src/engine/model.worker.ts ``bench``: classify = one onnxruntime run on a
 pre-normalised batch-1 tensor (probabilities and class map); generate = one cat at the manifest's
 default sampler, noise drawn as the runtimes draw it; upscale = the same cat then the upscaler at
 its defaults, both stages timed in the same runs. An absolute time holds only for its machine;
@@ -90,7 +90,7 @@ def generate_figures(manifest: Path, variant: str | None, threads: int, runs: in
 
 
 def upscale_figures(manifest: Path, gen_variant: str | None, up_variant: str | None,
-                    threads: int, runs: int, warmup: int) -> dict[str, Any]:
+                    threads: int | None, runs: int, warmup: int) -> dict[str, Any]:
     """Both stages of the same ``runs`` cats: the 64 px stage alone and the whole pipeline."""
     gen = Generator(manifest, variant=gen_variant, threads=threads)
     up = Upscaler(manifest, variant=up_variant, threads=threads)
@@ -106,7 +106,9 @@ def upscale_figures(manifest: Path, gen_variant: str | None, up_variant: str | N
         if i >= warmup:
             base_ms.append((t1 - t0) * 1e3)
             all_ms.append((t2 - t0) * 1e3)
-    return {"variant": up.variant, "generatorVariant": gen.variant,
+    st = up.default_settings
+    return {"variant": up.variant, "generatorVariant": gen.variant, "size": gen.size,
+            "upSize": up.size, "unit": f"{st.solver}, {st.steps} steps",
             "latencyMs": summarise(all_ms), "baseLatencyMs": summarise(base_ms)}
 
 
