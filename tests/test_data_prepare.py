@@ -162,8 +162,11 @@ def test_second_prepare_reuses_and_changed_input_rebuilds(data_root: Path) -> No
     assert prepare_all(data_root, SIZE)[0].status == "reused"
     ox = Path(cache.load_registry(data_root)["oxford"].path)
     before = cache.load(data_root, "oxford", SIZE, mmap=False)
+    # A copied folder: new mtimes, the same bytes, so the cache is kept.
+    os.utime(ox / "images" / "Siamese_5.jpg", ns=(1, 1))
+    assert prepare_all(data_root, SIZE)[0].status == "reused"
 
-    # Same name, different picture: size/mtime change, so the cache is rebuilt.
+    # Same name, different picture: its bytes change, so the cache is rebuilt.
     img = ox / "images" / "Siamese_5.jpg"
     img.write_bytes(_bytes(Image.new("RGB", (50, 50), (0, 255, 0)), "JPEG"))
     rebuilt = prepare_all(data_root, SIZE)[0]

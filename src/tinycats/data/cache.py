@@ -130,16 +130,22 @@ def plan_source(src: Source) -> Plan:
     return plan_oxford(src) if src.kind == "oxford" else plan_folder(src)
 
 
+def content_stamp(path: Path) -> str:
+    """A file's size and a hash of its bytes, or "missing". Contents, not mtimes: copying a data
+    folder (cp -r, a fresh download, a synced share) gives new mtimes to the same photos, and
+    must not throw away caches that took minutes to build. Hashing 20k photos takes seconds."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "missing"  # vanished since the scan: decoding will count it as skipped
+    return f"{len(data)}|{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+
 def fingerprint(src: Source, plan: Plan, size: int) -> str:
-    """Hash of everything the cache depends on: file names, sizes, mtimes, labels, splits."""
+    """Hash of everything the cache depends on: file names and contents, labels, splits."""
     h = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{src.kind}|{src.label}".encode())
     for e in plan.entries:
-        try:
-            st = e.path.stat()
-            stamp = f"{st.st_size}|{st.st_mtime_ns}"
-        except OSError:
-            stamp = "missing"  # vanished since the scan: decoding will count it as skipped
-        h.update(f"{e.name}|{e.label}|{e.split}|{stamp}\n".encode())
+        h.update(f"{e.name}|{e.label}|{e.split}|{content_stamp(e.path)}\n".encode())
     for reason, names in sorted(plan.skipped.items()):
         h.update(f"{reason}:{','.join(names)}\n".encode())
     # Notes (e.g. how many listed images are absent) are in the manifest, so they count too.

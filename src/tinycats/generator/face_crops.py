@@ -186,10 +186,9 @@ def _cat_photos(root: Path) -> list[tuple[str, Path]]:
 
 def _detections_file(root: Path, photos: list[tuple[str, Path]]) -> tuple[Path, str]:
     """Where the detections are kept, and the fingerprint they must carry: the detector's
-    parameters and the photos themselves (name, size, mtime), not one cache's fingerprint, so
+    parameters and the photos themselves (name and contents), not one cache's fingerprint, so
     preparing another cache size does not make them stale."""
-    stats = [(n, p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else (n, None, None)
-             for n, p in photos]
+    stats = [(n, cache.content_stamp(p)) for n, p in photos]
     key = hashlib.sha256(json.dumps(
         [DETECTOR_VERSION, DETECT_SIDE, SCALE_FACTOR, MIN_NEIGHBORS, MIN_FACE, CASCADES,
          stats]).encode()).hexdigest()[:16]
