@@ -12,7 +12,12 @@ import pytest
 import torch
 
 from tinycats.breeds import CLASSIFIER_LABELS, OTHER_ID, breed_from_oxford_name
-from tinycats.classifier.evaluate import confusion_png, expected_calibration_error, metrics
+from tinycats.classifier.evaluate import (
+    confusion_png,
+    expected_calibration_error,
+    manifest_metrics,
+    metrics,
+)
 from tinycats.classifier.model import build_classifier
 from tinycats.data import augment as aug
 from tinycats.data.images import load_square
@@ -118,6 +123,11 @@ def test_metrics_definitions(tmp_path: Path) -> None:
     assert expected_calibration_error(sure, np.array([1, 0])) == 1.0
     png = confusion_png(m["confusion"], tmp_path / "c.png", "test")
     assert png.stat().st_size > 1000
+    # the manifest keeps what the About page draws (bars, the confusion picture), not the rest
+    kept = manifest_metrics({"onnx_fp32": m})
+    assert kept["onnx_fp32"]["per_breed"] == m["per_breed"]
+    assert kept["onnx_fp32"]["confusion"] == m["confusion"] and "nll" not in kept["onnx_fp32"]
+    json.dumps(kept)  # plain JSON, as the manifest needs
 
 
 def test_requantize_from_the_fp32_onnx(exported: tuple[Path, dict, object], tmp_path: Path,

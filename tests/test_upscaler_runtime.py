@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -174,3 +175,38 @@ def test_export_refuses_a_generator_checkpoint(pair: tuple[UpscalerUNet, Path]) 
     _, man = pair
     with pytest.raises(ExportError, match="not an upscaler checkpoint"):
         export_upscaler(man.parent.parent / "gen.pt", man.parent)
+
+
+def test_eval_upscaler_stores_its_figures_only_for_the_exported_weights(
+        data_root: Path, tmp_path: Path, cli: Any) -> None:
+    """`tinycats eval upscaler --update-manifest` on the fixture photos' test face crops: the
+    figures land in the manifest's upscaler entry, where the About page reads them; weights
+    other than the exported ones, or no FID, are refused in one line before any work."""
+    from tinycats.data import cache
+
+    cache.prepare_source(data_root, cache.load_registry(data_root)["oxford"], 32, workers=1)
+    torch.manual_seed(0)
+    up = live(UpscalerUNet(UP))
+    cfg = UpscalerConfig(model=UP)
+    cfg.data.size, cfg.sampler.steps = 32, 1
+    ck = {"model": up.state_dict(), "config": to_dict(cfg), "step": 7}
+    save_atomic(ck, tmp_path / "up.pt")
+    models = tmp_path / "models"
+    export_upscaler(tmp_path / "up.pt", models, variants=("fp32",))
+    save_atomic({**ck, "step": 8}, tmp_path / "later.pt")
+    args = ("eval", "upscaler", "--data-dir", str(data_root), "--model-dir", str(models),
+            "--update-manifest", "--limit", "2")
+
+    r = cli(*args, "--checkpoint", str(tmp_path / "later.pt"))
+    assert r.code != 0 and "step 8" in r.err and "step 7" in r.err and "Traceback" not in r.err
+    r = cli(*args, "--checkpoint", str(tmp_path / "up.pt"), "--no-fid")
+    assert r.code != 0 and "needs FID" in r.err
+    assert "metrics" not in mf.model_entry(mf.load(models / "manifest.json"), "upscaler")
+
+    report = tmp_path / "upscaler.json"
+    r = cli(*args, "--checkpoint", str(tmp_path / "up.pt"), "--report", str(report))
+    assert r.code == 0, r.err
+    stored = mf.model_entry(mf.load(models / "manifest.json"), "upscaler")["metrics"]
+    figures = json.loads(report.read_text())
+    assert stored == {**figures, "measured_by": "tinycats eval upscaler"}
+    assert figures["n"] == 2 and {"psnr_db", "fid"} <= set(figures["model"])

@@ -35,7 +35,9 @@ from tinycats.runtime.classify import OTHER_THRESHOLD, Classifier, decide
 
 ECE_BINS = 15
 #: the figures the manifest keeps of every evaluated model
-MANIFEST_FIGURES = ("top1_breeds", "top3_breeds", "cat_vs_other", "ece", "images")
+# per_breed and confusion feed the About page's per-breed bars and confusion picture.
+MANIFEST_FIGURES = ("top1_breeds", "top3_breeds", "cat_vs_other", "ece", "images", "per_breed",
+                    "confusion")
 TEST_SPLIT = "official Oxford-IIIT Pet test split (cats: 12 breeds; other: the dogs)"
 
 

@@ -10,6 +10,7 @@ import typer
 
 from tinycats.cli import common
 from tinycats.cli.common import console
+from tinycats.errors import TinycatsError
 
 DEFAULT_CONFIG = "configs/upscaler.yaml"
 
@@ -58,15 +59,30 @@ def eval_upscaler(
                         ] = True,
     report: Annotated[Path | None, typer.Option(help="Write the figures to this JSON file.")
                       ] = None,
+    update_manifest: Annotated[bool, typer.Option(
+        help="Store the figures in the manifest's upscaler entry (the checkpoint must be the "
+             "one exported there, and FID measured).")] = False,
+    model_dir: Annotated[Path | None, typer.Option(
+        help="Folder whose manifest --update-manifest writes (default: the shipped models).")
+                         ] = None,
 ) -> None:
     """PSNR and FID at 128 px of bicubic and of the upscaler on the Oxford test face crops,
     downscaled to 64 px and upscaled back."""
     from tinycats.generator.evaluate import Inception
-    from tinycats.upscaler.evaluate import UpEvalConfig, evaluate_upscaler, held_out_faces
+    from tinycats.upscaler.evaluate import (
+        UpEvalConfig,
+        evaluate_upscaler,
+        held_out_faces,
+        manifest_metrics,
+    )
     from tinycats.upscaler.train import load_upscaler
 
     root = common.resolve_data_dir(data_dir)
-    model, cfg = load_upscaler(_weights(checkpoint, root))
+    weights = _weights(checkpoint, root)
+    manifest = common.models_folder(model_dir) / "manifest.json"
+    if update_manifest:  # refused before the slow part, not after it
+        _check_exported(weights, manifest, with_fid)
+    model, cfg = load_upscaler(weights)
     sc = cfg.sampler
     ecfg = UpEvalConfig(steps=steps or sc.steps, s=sc.s if s is None else s,
                         solver=solver or sc.solver, shift=sc.shift, fid=with_fid)
@@ -75,6 +91,26 @@ def eval_upscaler(
     console.print(json.dumps(figures, indent=2))
     if report is not None:
         common.write_json(report, figures)
+    if update_manifest:
+        common.store_metrics(manifest, "upscaler", manifest_metrics(figures))
+        console.print(f"figures stored in {manifest}")
+
+
+def _check_exported(weights: Path, manifest: Path, with_fid: bool) -> None:
+    """--update-manifest's conditions: FID is measured, and ``weights`` are the exported ones
+    (the training step the export recorded), so the manifest never describes another model."""
+    from tinycats.export import manifest as mf
+    from tinycats.training import checkpoint
+
+    if not with_fid:
+        raise TinycatsError("--update-manifest needs FID: leave out --no-fid")
+    entry = mf.model_entry(mf.load(manifest), "upscaler")
+    exported = entry.get("training", {}).get("steps")
+    step = checkpoint.load(weights, map_location="cpu").get("step")
+    if step is None or step != exported:
+        raise TinycatsError(f"{weights} is step {step} but {manifest} holds the upscaler exported "
+                            f"at step {exported}: export it first (tinycats export upscaler), "
+                            "or leave out --update-manifest")
 
 
 def eval_cascade(

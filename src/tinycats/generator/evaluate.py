@@ -416,9 +416,13 @@ def write_report(report: dict[str, Any], report_dir: Path, variant: str, gen_img
 
 def manifest_metrics(report: dict[str, Any]) -> dict[str, Any]:
     """What the manifest's generator entry keeps of a report (one measured with FID)."""
-    ba, judge = report["breed_accuracy"], report["judge"]
+    ba, judge, fid = report["breed_accuracy"], report["judge"], report["fid"]
+    near = report["memorisation"]["share_samples_closer_than_5th_pct_of_test"]
     metrics = {"breed_accuracy_mean": ba["mean"], "breed_accuracy_min": ba["min"],
-               "fid": report["fid"]["value"], "fid_n_samples": report["fid"]["n_samples"],
+               "breed_accuracy_per_breed": ba["per_breed"],
+               "not_a_cat": ba["classified_as_other"], "near_copies": near,
+               "fid": fid["value"], "fid_n_samples": fid["n_samples"],
+               "fid_real_vs_real_reference": fid["real_vs_real_reference"],
                "kid": report["kid"]["mean"], "sampler": report["sampler"],
                "measured_by": "tinycats eval generator"}
     if "on_samples" in judge:
