@@ -124,9 +124,11 @@ def test_metrics_definitions(tmp_path: Path) -> None:
     png = confusion_png(m["confusion"], tmp_path / "c.png", "test")
     assert png.stat().st_size > 1000
     # the manifest keeps what the About page draws (bars, the confusion picture), not the rest
-    kept = manifest_metrics({"onnx_fp32": m})
+    kept = manifest_metrics({"onnx_fp32": m, "onnx_fp32_from_64px": m})
     assert kept["onnx_fp32"]["per_breed"] == m["per_breed"]
     assert kept["onnx_fp32"]["confusion"] == m["confusion"] and "nll" not in kept["onnx_fp32"]
+    assert set(kept["onnx_fp32_from_64px"]) == {"top1_breeds", "top3_breeds", "cat_vs_other",
+                                                 "ece", "images"}
     json.dumps(kept)  # plain JSON, as the manifest needs
 
 
