@@ -139,7 +139,9 @@ async function readyTimes(hash, models, after) {
   return r;
 }
 
-const result = { when: new Date().toISOString(), browser: `Chromium ${browserVersion}`, targets: TARGETS, machine: { cpus: cpus().length, model: cpus()[0]?.model } };
+// The command goes into the JSON so the README's caption names the run that made it (tinycats report).
+const command = ['cd web && node scripts/bench.mjs', ...args].join(' ');
+const result = { command, when: new Date().toISOString(), browser: `Chromium ${browserVersion}`, targets: TARGETS, machine: { cpus: cpus().length, model: cpus()[0]?.model } };
 const lines = [];
 const verdict = (ok) => (ok ? 'OK' : 'OVER TARGET');
 let failed = false;
