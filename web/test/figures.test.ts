@@ -124,6 +124,12 @@ describe('generator figures', () => {
     expect(f.perBreed!.bars).toHaveLength(12);
   });
 
+  it('cats per breed count every seed of the evaluation', () => {
+    const sampler = { steps: 10, cfg_scale: 5.0, solver: 'heun', shift: 3.0, seeds: [1234, 99], n_per_breed: 64 };
+    const e = edit((m) => (m.models.generator!.metrics = { ...genMetrics, sampler, fid_n_samples: 1536 })).models.generator!;
+    expect(generatorFigures(e).sentences.join(' ')).toContain('1,536 generated cats (128 per breed)');
+  });
+
   it('no metrics: sizes and steps only', () => {
     const f = generatorFigures(parseManifest(sampleManifest()).models.generator!);
     expect(f.sentences.join(' ')).not.toMatch(/%|FID/);

@@ -220,7 +220,9 @@ export function generatorFigures(entry: GeneratorEntry): ModelFigures {
   ];
   const acc = fraction(m.breed_accuracy_mean);
   const accMin = fraction(m.breed_accuracy_min);
-  const nPer = numOf(sp.n_per_breed);
+  // n_per_breed is per seed; an evaluation over several seeds draws that many per breed for each.
+  const perSeed = numOf(sp.n_per_breed);
+  const nPer = perSeed !== undefined ? perSeed * (Array.isArray(sp.seeds) ? Math.max(1, sp.seeds.length) : 1) : undefined;
   const nAll = numOf(m.fid_n_samples);
   if (acc !== undefined) {
     sentences.push(
