@@ -21,7 +21,7 @@ import pytest
 
 from tinycats import __version__, paths
 from tinycats.export import manifest as mf
-from tinycats.serve import ServeError, make_server, serve_in_thread
+from tinycats.serve import ServeError, make_server, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / paths.SHIPPED_MODELS
@@ -164,13 +164,8 @@ def _get(server: Any, path: str) -> tuple[int, bytes]:
 
 @pytest.fixture()
 def served(installed: Path) -> Iterator[Any]:
-    srv = make_server(installed / paths.WEB_APP, "127.0.0.1", 0, quiet=True)
-    serve_in_thread(srv)
-    try:
+    with serving(installed / paths.WEB_APP) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def test_serve_gives_the_bundled_app_the_package_models(served: Any, installed: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tinycats import serve
-from tinycats.serve import AppServer, ServeError, load_test, make_server, serve_in_thread
+from tinycats.serve import AppServer, ServeError, load_test, make_server, serve_in_thread, serving
 
 Cli = Callable[..., Any]
 
@@ -31,13 +31,8 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def server(site: Path) -> Iterator[AppServer]:
-    srv = make_server(site, "127.0.0.1", 0, quiet=True)
-    serve_in_thread(srv)
-    try:
+    with serving(site) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def address(srv: AppServer) -> tuple[str, int]:

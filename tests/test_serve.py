@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tinycats.serve import ServeError, make_server, serve_in_thread, server_url
+from tinycats.serve import ServeError, make_server, server_url, serving
 
 
 @pytest.fixture()
@@ -34,14 +34,9 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def server(site: Path) -> Iterator[tuple[str, int]]:
-    srv = make_server(site, "127.0.0.1", 0, quiet=True)
-    serve_in_thread(srv)
-    host, port = srv.server_address[:2]
-    try:
+    with serving(site) as srv:
+        host, port = srv.server_address[:2]
         yield str(host), int(port)
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def get(server: tuple[str, int], path: str, method: str = "GET",

@@ -23,6 +23,7 @@ Only for local use: it binds 127.0.0.1 by default and has no TLS.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import os
@@ -32,7 +33,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -239,6 +240,19 @@ def serve_in_thread(server: AppServer) -> threading.Thread:
     th = threading.Thread(target=server.serve_forever, name="tinycats-serve", daemon=True)
     th.start()
     return th
+
+
+@contextlib.contextmanager
+def serving(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[AppServer]:
+    """``root`` served from a background thread (port 0: any free one) for the ``with`` block;
+    shut down and its socket closed after it, whatever happens inside."""
+    srv = make_server(root, host, port, quiet=True)
+    serve_in_thread(srv)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 @dataclass
