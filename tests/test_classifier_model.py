@@ -153,3 +153,28 @@ def test_low_resolution_removes_fine_detail() -> None:
     assert (out - 0.5).abs().max() < 0.05
     untouched = aug.low_resolution(x, g, p=0.0)
     assert torch.equal(untouched, x)
+
+
+def test_low_resolution_with_nearest_leaves_square_blocks() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 128, 128)
+    out = aug.low_resolution(x, g, p=1.0, sizes=(32, 32), nearest=1.0)
+    # 32 px enlarged 4x by nearest neighbour: every 4x4 block holds one value
+    blocks = out.unfold(2, 4, 4).unfold(3, 4, 4)
+    assert torch.equal(blocks, blocks[..., :1, :1].expand_as(blocks))
+    smooth = aug.low_resolution(x, torch.Generator().manual_seed(0), p=1.0, sizes=(32, 32))
+    assert not torch.equal(smooth, out)
+
+
+def test_jpeg_round_trip_is_seeded_lossy_and_optional() -> None:
+    smooth = torch.linspace(0, 1, 64).expand(64, 64)
+    x = torch.stack([smooth, smooth.T, 1 - smooth])[None].repeat(3, 1, 1, 1)
+    x = (x + 0.2 * torch.rand(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    a = aug.jpeg_round_trip(x, torch.Generator().manual_seed(5), p=1.0, quality=(10, 10))
+    b = aug.jpeg_round_trip(x, torch.Generator().manual_seed(5), p=1.0, quality=(10, 10))
+    assert torch.equal(a, b) and a.shape == x.shape
+    err = (a - x).abs().mean()
+    assert 0.01 < err < 0.2  # lossy (the noise is gone), but still the same picture
+    fine = aug.jpeg_round_trip(x, torch.Generator().manual_seed(5), p=1.0, quality=(95, 95))
+    assert (fine - x).abs().mean() < err
+    assert torch.equal(aug.jpeg_round_trip(x, torch.Generator().manual_seed(5), p=0.0), x)

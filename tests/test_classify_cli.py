@@ -151,3 +151,35 @@ def test_tampered_model_refused(models: Path, oxford_mini: Path) -> None:
     with pytest.raises(ModelIntegrityError):
         Classifier(models / "manifest.json", "int8")
     Classifier(models / "manifest.json", "fp32")  # the untouched variant still loads
+
+
+def set_unsure_below(models: Path, value: object) -> None:
+    path = models / "manifest.json"
+    man = json.loads(path.read_text())
+    man["models"]["classifier"]["unsure_below"] = value
+    path.write_text(json.dumps(man))
+
+
+def test_unsure_answers_show_three_labels(models: Path, oxford_mini: Path) -> None:
+    """A threshold no real photo reaches makes every answer unsure: the table says so and shows
+    three labels even with --top-k 1; --json carries the flag. The model is the shipped one."""
+    files = cat_files(oxford_mini, "test")[:2]
+    r = cli(*files, "--model-dir", models, "--json", "--top-k", "1")
+    assert r.returncode == 0, r.stderr
+    sure = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [len(o["top_k"]) for o in sure] == [1, 1]
+    set_unsure_below(models, 0.999999)
+    r = cli(*files, "--model-dir", models, "--top-k", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("not sure") == 3  # one per image, and the line saying why
+    r = cli(*files, "--model-dir", models, "--json", "--top-k", "1")
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert all(o["unsure"] for o in objs) and [len(o["top_k"]) for o in objs] == [3, 3]
+    assert [o["top"] for o in objs] == [o["top"] for o in sure]  # the answer itself is kept
+
+
+def test_a_threshold_outside_zero_one_is_one_clear_line(models: Path, oxford_mini: Path) -> None:
+    set_unsure_below(models, 1.5)
+    r = cli(cat_files(oxford_mini, "test")[0], "--model-dir", models)
+    assert r.returncode != 0 and "unsure_below" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

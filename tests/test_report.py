@@ -163,6 +163,17 @@ def test_classifier_table_reads_every_result_with_sizes_and_caption() -> None:
     assert "Not the shipped files" not in md
 
 
+def test_classifier_table_names_degraded_photos_and_unsure_answers_apart() -> None:
+    rep = json.loads(json.dumps(CLASSIFIER))
+    rep["results"]["onnx_int8"] |= {"unsure": 0.081, "top1_all_when_sure": 0.952}
+    for name, v in (("nearest64", 0.81), ("jpeg20", 0.88)):
+        rep["results"][f"onnx_int8_degraded_{name}"] = clf_result(v)
+    md = rp.classifier_table(measured("classifier.json", rep), MANIFEST)
+    assert len(rows_of(md)) == 3  # the degraded results are a sentence, not rows
+    assert "64 px and back (nearest) 81.0%, JPEG quality 20 88.0%" in md
+    assert "8.1% of the test images" in md and "95.2% right" in md
+
+
 def test_classifier_table_flags_files_that_are_no_longer_shipped() -> None:
     man = json.loads(json.dumps(MANIFEST))
     man["models"]["classifier"]["files"]["int8"]["sha256"] = "another"

@@ -286,8 +286,10 @@ def classifier_table(rep: Measured, manifest: dict[str, Any] | None = None) -> s
     entry = (manifest or {}).get("models", {}).get("classifier", {})
     default = entry.get("default_variant")
     rows = []
+    degraded = {k: r for k, r in results.items() if "_degraded_" in k}
     # whole-resolution rows first, then the downscaled-input ones, each in the report's order
-    for key, r in sorted(results.items(), key=lambda kv: "_from_" in kv[0]):
+    for key, r in sorted(((k, r) for k, r in results.items() if k not in degraded),
+                         key=lambda kv: "_from_" in kv[0]):
         variant = re.sub(r"^onnx_|_from_\d+px$", "", key)
         size = (f"{model['params'] / 1e6:.2f}M params" if variant == "torch" and
                 model.get("params") else megabytes(d.get("files", {}).get(variant, {})
@@ -306,6 +308,13 @@ def classifier_table(rep: Measured, manifest: dict[str, Any] | None = None) -> s
                f"{num(first.get('other_images'), 0)} other.")
     lines = [caption, "", *table(["model", "size", "top-1 (12 breeds)", "top-3", "cat vs other",
                                   "ECE"], rows)]
+    if degraded:
+        lines += ["", degraded_words(degraded)]
+    sure = results.get(f"onnx_{default}", {})
+    if isinstance(sure.get("top1_all_when_sure"), int | float) and sure.get("unsure"):
+        lines += ["", f"Unsure answers (shown as the top 3): {pct(sure['unsure'])} of the test "
+                      f"images with the shipped default; the other answers are "
+                      f"{pct(sure['top1_all_when_sure'])} right."]
     stale = [v for v, f in d.get("files", {}).items()
              if file_entry(manifest or {}, "classifier", v).get("sha256") not in
              (None, f.get("sha256"))]
@@ -313,6 +322,20 @@ def classifier_table(rep: Measured, manifest: dict[str, Any] | None = None) -> s
         lines += ["", f"Not the shipped files: {', '.join(stale)} changed since this "
                       "evaluation (sha256 differs from the manifest)."]
     return "\n".join(lines)
+
+
+#: the classifier report's degraded inputs, as the README names them
+DEGRADED_WORDS = {"nearest64": "64 px and back (nearest)", "bicubic64": "64 px and back (bicubic)",
+                  "jpeg20": "JPEG quality 20", "crop60": "centre crop 60%"}
+
+
+def degraded_words(degraded: dict[str, Any]) -> str:
+    """One sentence: top-1 over the breeds on each degraded copy of the test photos."""
+    variant = re.sub(r"^onnx_|_degraded_\w+$", "", next(iter(degraded)))
+    parts = [f"{DEGRADED_WORDS.get(k.split('_degraded_')[1], k)} {pct(r.get('top1_breeds'))}"
+             for k, r in degraded.items()]
+    return (f"Degraded test photos (ONNX {variant}, top-1 over the 12 breeds; "
+            f"classifier/robustness.py): {', '.join(parts)}.")
 
 
 # -- generator ---------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ most probable breed; ``argmax_rule`` gives the main numbers for a plain 13-way a
   share where "is the top label ``other``?" matches the truth;
 - ``ece``: expected calibration error of the predicted label and its probability over all
   images, 15 equal-width confidence bins, ``sum_b |B|/N * |accuracy(B) - confidence(B)|``;
+- ``unsure``: the share of all images whose answer is unsure (the decided label's probability
+  is under the manifest's ``unsure_below``; 0 without one); ``top1_all_when_sure``: top-1 over
+  the 13 labels among the other images, the answers the runtimes give with confidence;
 - ``confusion``: rows are true labels, columns predicted labels (13 x 13, label-id order).
 
 Test images are the prepared cache at the model's input size: the same resize-shorter-side +
@@ -17,8 +20,9 @@ centre-crop as the runtimes (tinycats.data.images.square_resize), decoded once.
 
 The report (``tinycats eval classifier``, ``reports/classifier.json``): these metrics for the
 PyTorch weights and every exported ONNX variant, each variant also on the test photos shrunk to
-the generator's size, with the model's manifest facts; the confusion matrix of the default variant
-beside it as a PNG; the main figures in the manifest entry.
+the generator's size, the default variant on the test photos degraded four ways
+(``classifier.robustness``), with the model's manifest facts; the confusion matrix of the
+default variant beside it as a PNG; the main figures in the manifest entry.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tinycats.breeds import BREEDS, CLASSIFIER_LABELS, NUM_BREEDS, NUM_CLASSIFIER_LABELS, OTHER_ID
-from tinycats.runtime.classify import OTHER_THRESHOLD, Classifier, decide
+from tinycats.runtime.classify import OTHER_THRESHOLD, Classifier, decide, unsure
 
 ECE_BINS = 15
 #: the figures the manifest keeps of every evaluated model
@@ -68,11 +72,12 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
-def metrics(probs: np.ndarray, labels: np.ndarray,
-            other_threshold: float = OTHER_THRESHOLD) -> dict[str, Any]:
+def metrics(probs: np.ndarray, labels: np.ndarray, other_threshold: float = OTHER_THRESHOLD,
+            unsure_below: float | None = None) -> dict[str, Any]:
     """All the numbers of one model on one split (definitions in the module docstring)."""
     labels = labels.astype(np.int64)
     pred = decide(probs, OTHER_ID, other_threshold)
+    sure = ~unsure(probs, pred, unsure_below)
     argmax = probs.argmax(1)
     cats = labels < NUM_BREEDS
     top3 = np.argsort(-probs, axis=1)[:, :3]
@@ -103,6 +108,9 @@ def metrics(probs: np.ndarray, labels: np.ndarray,
             "top1_breeds": round(float((argmax[cats] == labels[cats]).mean()), 4),
             "cat_vs_other": round(float((is_other == (argmax == OTHER_ID)).mean()), 4)},
         "nll": round(nll, 4),
+        "unsure": round(float(1 - sure.mean()), 4),
+        "top1_all_when_sure": round(float((pred[sure] == labels[sure]).mean()), 4)
+        if sure.any() else None,
         "per_breed": per_breed,
         "confusion": conf.tolist(),
     }
@@ -168,12 +176,30 @@ def onnx_metrics(manifest: Path, variants: Iterable[str], test: TestSet, small: 
     for variant in variants:
         clf = Classifier(manifest, variant)
         key = f"onnx_{variant}"
-        results[key] = metrics(clf.predict(test.images), test.labels, clf.other_threshold)
+        results[key] = metrics(clf.predict(test.images), test.labels, clf.other_threshold,
+                               clf.unsure_below)
         log(summary_line(f"onnx {variant}", results[key]))
         if small is not None:
             key = f"onnx_{variant}_from_{small.size}px"
-            results[key] = metrics(clf.predict(small.images), small.labels, clf.other_threshold)
+            results[key] = metrics(clf.predict(small.images), small.labels, clf.other_threshold,
+                                   clf.unsure_below)
             log(summary_line(f"  {small.size}px in", results[key]))
+    return results
+
+
+def robustness_metrics(manifest: Path, variant: str, source: TestSet,
+                       log: Callable[[str], None]) -> dict[str, Any]:
+    """The metrics of one variant on the test photos degraded each way of
+    ``classifier.robustness`` (``source``: the photos at ``robustness.SOURCE_SIZE``)."""
+    from tinycats.classifier import robustness
+
+    clf = Classifier(manifest, variant)
+    results: dict[str, Any] = {}
+    for name in robustness.DEGRADATIONS:
+        probs = clf.predict(robustness.degrade(source.images, name))
+        results[f"onnx_{variant}_degraded_{name}"] = m = metrics(
+            probs, source.labels, clf.other_threshold, clf.unsure_below)
+        log(summary_line(f"  {name}", m))
     return results
 
 
@@ -217,6 +243,7 @@ def manifest_metrics(results: dict[str, Any]) -> dict[str, Any]:
     """What the manifest entry keeps of ``results``: MANIFEST_FIGURES of every model, and
     DETAIL_FIGURES of those measured at full size."""
     def kept(name: str) -> tuple[str, ...]:
-        return MANIFEST_FIGURES + (() if "_from_" in name else DETAIL_FIGURES)  # onnx_metrics
+        full_size = "_from_" not in name and "_degraded_" not in name
+        return MANIFEST_FIGURES + (DETAIL_FIGURES if full_size else ())
 
     return {"split": "oxford-test", **{k: {m: v[m] for m in kept(k)} for k, v in results.items()}}

@@ -18,6 +18,7 @@ summary.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +47,11 @@ def total_steps(cfg: ClassifierConfig, n_train: int) -> int:
 def augment_config(cfg: ClassifierConfig) -> AugmentConfig:
     a = cfg.data.augment
     # YAML gives lists where the dataclass says tuples; normalise once here.
-    return AugmentConfig(tuple(a.crop_scale), tuple(a.crop_ratio), a.hflip,  # type: ignore[arg-type]
-                         a.brightness, a.contrast, a.saturation, a.lowres_p,
-                         tuple(a.lowres_sizes))  # type: ignore[arg-type]
+    return dataclasses.replace(
+        a, crop_scale=(a.crop_scale[0], a.crop_scale[1]),
+        crop_ratio=(a.crop_ratio[0], a.crop_ratio[1]),
+        lowres_sizes=(a.lowres_sizes[0], a.lowres_sizes[1]),
+        jpeg_quality=(a.jpeg_quality[0], a.jpeg_quality[1]))
 
 
 @dataclass

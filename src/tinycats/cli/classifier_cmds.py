@@ -200,7 +200,9 @@ def export_classifier_cmd(
     calib = train_imgs[np.sort(rng.choice(len(train_imgs), min(calibration_images,
                                                                len(train_imgs)), replace=False))]
     ox = cache.load(root, "oxford", size)
-    val = np.asarray(ox.images[ox.splits == cache.SPLITS.index("val")])[:parity_images]
+    in_val = ox.splits == cache.SPLITS.index("val")
+    val_all, val_labels = np.asarray(ox.images[in_val]), np.asarray(ox.labels[in_val])
+    val = val_all[:parity_images]
     if requantize:
         from tinycats.export.classifier_onnx import requantize_classifier
 
@@ -211,7 +213,7 @@ def export_classifier_cmd(
              "recipe": cfg.name, "trained_steps": ck.get("step"), "weights": ck.get("weights"),
              "val": ck.get("val"), "calibration_images": len(calib)}
     export_classifier(model, size, out, parity_images=val, calibration=calib, int8_mode=int8,
-                      extra=extra, log=console.print)
+                      extra=extra, validation=(val_all, val_labels), log=console.print)
 
 
 # ---- eval ----------------------------------------------------------------------------------
@@ -229,6 +231,9 @@ def eval_classifier(
     lowres: Annotated[bool, typer.Option(
         help=f"Also measure the ONNX models on the test photos shrunk to {LOWRES_SIZE} px.")
                       ] = True,
+    robustness: Annotated[bool, typer.Option(
+        help="Also measure the default variant on degraded test photos (64 px and back, "
+             "JPEG 20, a centre crop).")] = True,
     data_dir: common.DataDirOpt = None,
 ) -> None:
     """Test-split metrics for PyTorch and each exported ONNX variant; JSON + PNG report."""
@@ -244,6 +249,13 @@ def eval_classifier(
     results = _torch_results(checkpoint, root, config, test)
     small = _test_images(root, LOWRES_SIZE) if lowres else None
     results |= ev.onnx_metrics(man_path, entry["files"], test, small, console.print)
+    if robustness:
+        from tinycats.classifier.robustness import SOURCE_SIZE
+
+        default = str(entry.get("default_variant") or next(iter(entry["files"])))
+        console.print(f"onnx {default} on the test photos degraded (from {SOURCE_SIZE} px):")
+        results |= ev.robustness_metrics(man_path, default, _test_images(root, SOURCE_SIZE),
+                                         console.print)
     cost = ev.int8_cost(results)
     if cost is not None:
         console.print(f"int8 quantisation cost: {cost * 100:+.2f} points of top-1 breeds")
@@ -301,8 +313,9 @@ def classify(
     clf = Classifier(common.models_folder(model_dir) / "manifest.json", variant)
     failures = 0
     table = Table(title=f"tinycats classifier ({clf.variant})", show_lines=False)
-    for col in ("image", "#", "label", "probability"):
+    for col in ("image", "#", "label", "probability", "answer"):
         table.add_column(col, justify="right" if col in ("#", "probability") else "left")
+    unsure_seen = False
     for path in images:
         try:
             im = read_image(path)
@@ -315,9 +328,12 @@ def classify(
         square = clf.squares([im])
         probs, cams = clf.run(square, with_cam=cam is not None)
         p = probs[0]
-        top = int(clf.top(probs)[0])
-        # the label the image gets first (the manifest's rule), then the most probable others
-        order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:top_k - 1]]
+        top, is_unsure = int(clf.top(probs)[0]), bool(clf.unsure(probs)[0])
+        unsure_seen |= is_unsure
+        # the label the image gets first (the manifest's rule), then the most probable others;
+        # an unsure answer always shows three
+        k = max(top_k, 3) if is_unsure else top_k
+        order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:k - 1]]
         if cam is not None and cams is not None:
             dest = cam if len(images) == 1 else cam.with_name(
                 f"{cam.stem}-{path.stem}{cam.suffix or '.png'}")
@@ -326,7 +342,7 @@ def classify(
         if as_json:
             print(json.dumps({
                 "path": str(path), "top": order[0], "label": clf.keys[order[0]],
-                "display": clf.labels[order[0]]["display"],
+                "display": clf.labels[order[0]]["display"], "unsure": is_unsure,
                 "probs": {k: round(float(v), 6) for k, v in zip(clf.keys, p, strict=True)},
                 "top_k": [{"id": i, "key": clf.keys[i], "prob": round(float(p[i]), 6)}
                           for i in order],
@@ -334,10 +350,15 @@ def classify(
         else:
             for rank, i in enumerate(order, 1):
                 # the file name keeps the table readable; --json carries the full path
+                answer = ("not sure" if is_unsure else "") if rank == 1 else ""
                 table.add_row(path.name if rank == 1 else "", str(rank),
-                              clf.labels[i]["display"], f"{p[i] * 100:.1f}%")
+                              clf.labels[i]["display"], f"{p[i] * 100:.1f}%", answer)
     if not as_json and table.row_count:
         console.print(table)
+        if unsure_seen and clf.unsure_below is not None:
+            console.print(f"not sure: no label reaches {clf.unsure_below * 100:.0f}% "
+                          "(calibrated on validation photos), so the three most probable "
+                          "are shown")
     if failures:
         raise typer.Exit(1)
 

@@ -15,12 +15,14 @@ whole batch at once (one ``grid_sample`` does crop + flip + resize for all image
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 #: Pixel scale, mean and std: ``(pixel / SCALE - MEAN) / STD`` == ``(pixel - 127) / 128``.
 SCALE = 255.0
@@ -43,6 +45,14 @@ class AugmentConfig:
     #: classifier also recognises the 64x64 images the generator makes
     lowres_p: float = 0.2
     lowres_sizes: tuple[int, int] = (48, 80)
+    #: share of those round trips scaled back up with nearest neighbour instead of bicubic: a
+    #: small image saved or pasted as enlarged blocks (2x-4x nearest is what image viewers and
+    #: many "save" buttons do)
+    lowres_nearest: float = 0.0
+    #: probability of a JPEG round trip at a quality drawn from ``jpeg_quality``: screenshots and
+    #: photos passed through chat apps arrive heavily compressed
+    jpeg_p: float = 0.0
+    jpeg_quality: tuple[int, int] = (15, 70)
 
 
 def nhwc_to_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -113,21 +123,47 @@ def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float = 0.25,
 
 
 def low_resolution(x: torch.Tensor, g: torch.Generator, p: float = 0.2,
-                   sizes: tuple[int, int] = (48, 80)) -> torch.Tensor:
+                   sizes: tuple[int, int] = (48, 80), nearest: float = 0.0) -> torch.Tensor:
     """With probability ``p`` per image: shrink to one size drawn from ``sizes`` (antialiased,
     like a 64x64 generator sample) and scale back up bicubically, as the runtimes upscale a
-    small input. One size per batch keeps the resize batched."""
+    small input, or with probability ``nearest`` (per batch) as nearest-neighbour blocks. One
+    size and one mode per batch keep the resize batched."""
     b, _, h, w = x.shape
     mask = torch.rand(b, generator=g) < p
     size = int(torch.randint(sizes[0], sizes[1] + 1, (1,), generator=g))
+    blocks = bool(torch.rand(1, generator=g) < nearest)
     if not bool(mask.any()):
         return x
     idx = mask.nonzero().squeeze(1).to(x.device)
     small = F.interpolate(x[idx], size=(size, size), mode="bilinear", antialias=True,
                           align_corners=False)
-    up = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False).clamp(0.0, 1.0)
+    if blocks:
+        up = F.interpolate(small, size=(h, w), mode="nearest")
+    else:
+        up = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
+    up = up.clamp(0.0, 1.0)
     x = x.clone()
     x[idx] = up
+    return x
+
+
+def jpeg_round_trip(x: torch.Tensor, g: torch.Generator, p: float = 0.0,
+                    quality: tuple[int, int] = (15, 70)) -> torch.Tensor:
+    """With probability ``p`` per image: encode as JPEG at a quality drawn from ``quality`` and
+    decode again (Pillow, one image at a time: there is no batched JPEG codec in torch)."""
+    b = x.shape[0]
+    mask = torch.rand(b, generator=g) < p
+    qs = torch.randint(quality[0], quality[1] + 1, (b,), generator=g)
+    if not bool(mask.any()):
+        return x
+    x = x.clone()
+    for i in mask.nonzero().squeeze(1).tolist():
+        arr = (x[i].permute(1, 2, 0).cpu().numpy() * SCALE + 0.5).clip(0, 255).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=int(qs[i]))
+        buf.seek(0)
+        back = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / SCALE
+        x[i] = torch.from_numpy(back).permute(2, 0, 1).to(x.device)
     return x
 
 
@@ -137,8 +173,9 @@ def augment(images: torch.Tensor, out_size: int, g: torch.Generator,
     cfg = cfg or AugmentConfig()
     x = images.float() / SCALE
     x = random_resized_crop(x, out_size, g, cfg.crop_scale, cfg.crop_ratio, cfg.hflip)
-    x = low_resolution(x, g, cfg.lowres_p, cfg.lowres_sizes)
+    x = low_resolution(x, g, cfg.lowres_p, cfg.lowres_sizes, cfg.lowres_nearest)
     x = color_jitter(x, g, cfg.brightness, cfg.contrast, cfg.saturation)
+    x = jpeg_round_trip(x, g, cfg.jpeg_p, cfg.jpeg_quality)
     return normalize(x)
 
 

@@ -47,6 +47,15 @@ def decide(probs: np.ndarray, other_id: int, other_threshold: float = OTHER_THRE
     return np.where(probs[:, other_id] >= other_threshold, other_id, ids)
 
 
+def unsure(probs: np.ndarray, top: np.ndarray, unsure_below: float | None) -> np.ndarray:
+    """Whether each answer is unsure (N,): the decided label ``top`` has a (calibrated)
+    probability under ``unsure_below``; never when the manifest gives no threshold. The app and
+    the CLI then show the three most probable labels instead of one answer."""
+    if unsure_below is None:
+        return np.zeros(len(top), dtype=bool)
+    return probs[np.arange(len(top)), top] < unsure_below
+
+
 class ImageInputError(TinycatsError):
     """One input image cannot be classified; the message says which and why, in one line."""
 
@@ -135,6 +144,10 @@ class Classifier:
             self.keys = [lab["key"] for lab in self.labels]
             self.other_id = int(self.entry["other_id"])
             self.other_threshold = float(self.entry.get("other_threshold", OTHER_THRESHOLD))
+            below = self.entry.get("unsure_below")
+            self.unsure_below = None if below is None else float(below)
+            if self.unsure_below is not None and not 0.0 <= self.unsure_below <= 1.0:
+                raise ValueError(f"unsure_below must be in [0, 1], got {self.unsure_below}")
             self.pre = Preprocess.from_entry(self.entry)
             self.input_name = str(self.entry["input"]["name"])
             self.probs_name = str(self.entry["outputs"]["probs"])
@@ -183,6 +196,10 @@ class Classifier:
     def top(self, probs: np.ndarray) -> np.ndarray:
         """The label each image gets (the manifest's decision rule, see ``decide``)."""
         return decide(probs, self.other_id, self.other_threshold)
+
+    def unsure(self, probs: np.ndarray) -> np.ndarray:
+        """Whether each answer is unsure (see ``unsure``)."""
+        return unsure(probs, self.top(probs), self.unsure_below)
 
 
 def cam_overlay(square: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
