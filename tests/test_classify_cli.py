@@ -175,7 +175,10 @@ def test_unsure_answers_show_three_labels(models: Path, oxford_mini: Path) -> No
     r = cli(*files, "--model-dir", models, "--json", "--top-k", "1")
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     assert all(o["unsure"] for o in objs) and [len(o["top_k"]) for o in objs] == [3, 3]
-    assert [o["top"] for o in objs] == [o["top"] for o in sure]  # the answer itself is kept
+    assert [o["top"] for o in objs] == [o["top"] for o in sure]  # the decision itself is kept
+    for o in objs:  # no label put first: the three most probable, in order
+        probs = sorted(o["probs"].values(), reverse=True)
+        assert [t["prob"] for t in o["top_k"]] == probs[:3]
 
 
 def test_a_threshold_outside_zero_one_is_one_clear_line(models: Path, oxford_mini: Path) -> None:

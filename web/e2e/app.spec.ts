@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { builtManifest, canvasPixels, FIXTURES, REPO, shot, WEB } from './util';
 
@@ -54,11 +55,52 @@ test.describe('classify', () => {
       await page.getByTestId('file-input').setInputFiles(resolve(FIXTURES, file));
       await expect(page.getByTestId('top-breed')).toHaveText(breed);
       await expect(page.getByTestId('top-prob')).toHaveText(/%$/);
+      // a clear photo with the shipped manifest: one confident answer, no "Not sure"
+      await expect(page.getByTestId('classify-unsure')).toHaveCount(0);
       await page.getByTestId('cam-toggle').click();
       await expect(page.getByTestId('cam-overlay')).toBeVisible();
       await shot(page, `classify-${breed.toLowerCase().replace(' ', '-')}`);
     });
   }
+
+  test.describe('an unsure answer', () => {
+    // the manifest is changed on its way in: no service worker in between
+    test.use({ serviceWorkers: 'block' });
+
+    test('under unsure_below: "Not sure" with the three most probable labels', async ({ page }) => {
+      test.skip(standIn, 'stand-in classifier (random weights)');
+      // The real manifest and the real model; only the classifier's unsure_below is raised, so high
+      // that a real photo's answer (Bengal_1 gets about 0.8) falls below it.
+      await page.route('**/models/manifest.json', async (route) => {
+        const res = await route.fetch();
+        const man = (await res.json()) as { models: { classifier: Record<string, unknown> } };
+        man.models.classifier.unsure_below = 0.999999;
+        await route.fulfill({ response: res, json: man });
+      });
+      await page.goto('#/classify');
+      await page.getByTestId('file-input').setInputFiles(resolve(FIXTURES, 'Bengal_1.jpg'));
+      const unsure = page.getByTestId('classify-unsure');
+      await expect(unsure).toBeVisible();
+      await expect(unsure.getByRole('heading', { name: 'Not sure — it could be one of these' })).toBeVisible();
+      // three labels, by their display names, each with its percentage, best first
+      const names = new Set(m!.models.classifier!.labels.map((l) => l.display));
+      const rows = unsure.getByTestId('unsure-candidate');
+      await expect(rows).toHaveCount(3);
+      const pcts: number[] = [];
+      for (const row of await rows.all()) {
+        const [, name, p] = /^(.+?)\s*([\d.]+)%$/.exec((await row.textContent())!.trim())!;
+        expect(names.has(name!)).toBe(true);
+        pcts.push(Number(p));
+      }
+      expect(pcts).toEqual([...pcts].sort((a, b) => b - a));
+      // no single confident answer next to it
+      await expect(page.getByTestId('top-breed')).toHaveCount(0);
+      await expect(page.getByTestId('not-a-cat')).toHaveCount(0);
+      const axe = await new AxeBuilder({ page }).include('[data-testid="classify-unsure"]').analyze();
+      expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+      await shot(page, 'classify-unsure');
+    });
+  });
 
   test('a dog is "not a cat"', async ({ page }) => {
     test.skip(standIn, 'stand-in classifier (random weights)');

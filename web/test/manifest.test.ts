@@ -17,6 +17,7 @@ describe('manifest parsing', () => {
     expect(m.models.classifier!.labels[12]!.key).toBe('other');
     expect(m.models.classifier!.input.size).toBe(224);
     expect(m.models.classifier!.other_threshold).toBe(0.5);
+    expect(m.models.classifier!.unsure_below).toBeUndefined();
     expect(m.models.classifier!.extra).toEqual({ temperature: 0.7 });
     const g = m.models.generator!;
     expect(g.null_class).toBe(13);
@@ -31,6 +32,15 @@ describe('manifest parsing', () => {
     expect(u.sampler).toEqual({ time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 6, solver: 'heun', shift: 1, s: 0.05 });
     expect(u.files.fp16!.file).toBe('upscaler-fp16.onnx');
     expect(u.extra).toEqual({ model: { params: 1668660 } });
+  });
+
+  it('reads the unsure threshold: a number in [0, 1], not an extra field; null is absent', () => {
+    for (const v of [0, 0.62, 1]) {
+      const c = parseManifest(edit((m) => (m.models.classifier!.unsure_below = v))).models.classifier!;
+      expect(c.unsure_below).toBe(v);
+      expect(c.extra).not.toHaveProperty('unsure_below');
+    }
+    expect(parseManifest(edit((m) => (m.models.classifier!.unsure_below = null))).models.classifier!.unsure_below).toBeUndefined();
   });
 
   it('works without an upscaler (64 px cats only)', () => {
@@ -59,6 +69,9 @@ describe('manifest parsing', () => {
     ['an unknown time convention', (m) => ((m.models.generator!.sampler as Record<string, unknown>).time = 't1_noise'), /time convention/],
     ['an unknown prediction type', (m) => (m.models.generator!.prediction = 'eps'), /prediction/],
     ['a null class out of range', (m) => (m.models.generator!.null_class = 14), /null_class/],
+    ['an unsure threshold above 1', (m) => (m.models.classifier!.unsure_below = 1.5), /models.classifier: "unsure_below" must be between 0 and 1, not 1.5/],
+    ['a negative unsure threshold', (m) => (m.models.classifier!.unsure_below = -0.1), /"unsure_below" must be between 0 and 1/],
+    ['an unsure threshold as a string', (m) => (m.models.classifier!.unsure_below = '0.6'), /models.classifier: "unsure_below" must be a number/],
     ['std of zero', (m) => ((m.models.classifier!.input as Record<string, unknown>).std = [0.5, 0, 0.5]), /std/],
   ];
   for (const [what, fn, msg] of bad) {

@@ -64,7 +64,13 @@ describe('image size from the header (before decoding)', () => {
 describe('classifier decision (docs/manifest.md)', () => {
   // 3 breeds + other (id 3)
   it('is other when P(other) >= threshold', () => {
-    expect(decide([0.1, 0.2, 0.2, 0.5], { other_id: 3, other_threshold: 0.5 })).toEqual({ top: 3, isOther: true, ranked: [3, 1, 2, 0] });
+    expect(decide([0.1, 0.2, 0.2, 0.5], { other_id: 3, other_threshold: 0.5 })).toEqual({
+      top: 3,
+      isOther: true,
+      ranked: [3, 1, 2, 0],
+      unsure: false,
+      candidates: [3, 1, 2],
+    });
   });
   it('else the most probable breed, even when other is the argmax', () => {
     const d = decide([0.25, 0.2, 0.25, 0.3], { other_id: 3, other_threshold: 0.5 });
@@ -74,5 +80,41 @@ describe('classifier decision (docs/manifest.md)', () => {
   });
   it('is a plain argmax without a threshold', () => {
     expect(decide([0.25, 0.2, 0.25, 0.3], { other_id: 3 }).top).toBe(3);
+  });
+});
+
+describe('unsure answers (docs/manifest.md, "Classifier decision")', () => {
+  // 3 breeds + other (id 3); the decided label here is breed 0
+  const rule = (unsure_below?: number) => ({ other_id: 3, other_threshold: 0.5, unsure_below });
+  const probs = Float32Array.from([0.6, 0.25, 0.05, 0.1]);
+  it('never unsure without unsure_below', () => {
+    expect(decide(probs, rule()).unsure).toBe(false);
+    expect(decide(Float32Array.from([0.26, 0.25, 0.25, 0.24]), rule()).unsure).toBe(false);
+  });
+  it('unsure strictly under the threshold, sure at it', () => {
+    expect(decide(probs, rule(0.6)).unsure).toBe(false);
+    expect(decide(probs, rule(0.61)).unsure).toBe(true);
+    expect(decide(probs, rule(0.59)).unsure).toBe(false);
+    expect(decide([0.6, 0.4, 0, 0], rule(0.6)).unsure).toBe(false);
+  });
+  it('compares in float32, like the CLI: 0.7 as the model gives it is not under 0.7', () => {
+    // Math.fround(0.7) = 0.699999988..., below the double 0.7
+    expect(decide(Float32Array.from([0.7, 0.2, 0.05, 0.05]), rule(0.7)).unsure).toBe(false);
+  });
+  it('judges the decided label, not the argmax: a breed decided under a larger P(other)', () => {
+    const p = Float32Array.from([0.3, 0.2, 0.05, 0.45]);
+    const d = decide(p, rule(0.35));
+    expect([d.top, d.unsure]).toEqual([0, true]);
+    // the three most probable labels, best first, "other" among them
+    expect(d.candidates).toEqual([3, 0, 1]);
+  });
+  it('"other" can be unsure too', () => {
+    const d = decide(Float32Array.from([0.2, 0.15, 0.1, 0.55]), rule(0.6));
+    expect([d.isOther, d.unsure]).toEqual([true, true]);
+  });
+  it('a threshold of 0 is never unsure, 1 is unsure below certainty', () => {
+    expect(decide(probs, rule(0)).unsure).toBe(false);
+    expect(decide(probs, rule(1)).unsure).toBe(true);
+    expect(decide([1, 0, 0, 0], rule(1)).unsure).toBe(false);
   });
 });

@@ -331,9 +331,11 @@ def classify(
         top, is_unsure = int(clf.top(probs)[0]), bool(clf.unsure(probs)[0])
         unsure_seen |= is_unsure
         # the label the image gets first (the manifest's rule), then the most probable others;
-        # an unsure answer always shows three
-        k = max(top_k, 3) if is_unsure else top_k
-        order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:k - 1]]
+        # an unsure answer puts no label first: at least three, by probability (as the app does)
+        if is_unsure:
+            order = [int(i) for i in p.argsort()[::-1][:max(top_k, 3)]]
+        else:
+            order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:top_k - 1]]
         if cam is not None and cams is not None:
             dest = cam if len(images) == 1 else cam.with_name(
                 f"{cam.stem}-{path.stem}{cam.suffix or '.png'}")
@@ -341,8 +343,8 @@ def classify(
             Image.fromarray(cam_overlay(square[0], cams[0, order[0]])).save(dest)
         if as_json:
             print(json.dumps({
-                "path": str(path), "top": order[0], "label": clf.keys[order[0]],
-                "display": clf.labels[order[0]]["display"], "unsure": is_unsure,
+                "path": str(path), "top": top, "label": clf.keys[top],
+                "display": clf.labels[top]["display"], "unsure": is_unsure,
                 "probs": {k: round(float(v), 6) for k, v in zip(clf.keys, p, strict=True)},
                 "top_k": [{"id": i, "key": clf.keys[i], "prob": round(float(p[i]), 6)}
                           for i in order],

@@ -50,6 +50,9 @@ export interface ClassifierEntry extends ModelCommon {
   outputs: { probs: string; cam?: string };
   /** the label is `other_id` when probs[other_id] >= this (docs/manifest.md, "Classifier decision") */
   other_threshold?: number;
+  /** the answer is "unsure" when the decided label's probability is under this (engine/decide.ts);
+   * absent: never unsure */
+  unsure_below?: number;
 }
 
 export interface SamplerSpec {
@@ -130,6 +133,16 @@ function num(o: Obj, k: string, where: string): number {
   return v;
 }
 
+/** An optional probability threshold: absent (or null, as the CLI reads it) is undefined, anything
+ * else must be a number in [0, 1]: a threshold outside it would silently make every answer sure,
+ * or every answer unsure. */
+function optionalUnit(o: Obj, k: string, where: string): number | undefined {
+  if (o[k] === undefined || o[k] === null) return undefined;
+  const v = num(o, k, where);
+  need(v >= 0 && v <= 1, where, `"${k}" must be between 0 and 1, not ${v}`);
+  return v;
+}
+
 function str(o: Obj, k: string, where: string): string {
   const v = o[k];
   need(typeof v === 'string' && v.length > 0, where, `"${k}" must be a non-empty string`);
@@ -172,7 +185,7 @@ function triple(v: unknown, where: string): [number, number, number] {
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
-const KNOWN = new Set(['task', 'labels', 'other_id', 'other_threshold', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
+const KNOWN = new Set(['task', 'labels', 'other_id', 'other_threshold', 'unsure_below', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
   'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler', 'cond_size', 'breed']);
 
 function common(o: Obj, where: string): ModelCommon {
@@ -228,6 +241,7 @@ function parseClassifier(o: unknown): ClassifierEntry {
       cam: typeof outs.cam === 'string' ? outs.cam : undefined,
     },
     other_threshold: o.other_threshold === undefined ? undefined : num(o, 'other_threshold', w),
+    unsure_below: optionalUnit(o, 'unsure_below', w),
   };
 }
 

@@ -18,6 +18,7 @@ import { DropZone } from '../components/DropZone';
 import { ModelStatus } from '../components/ModelStatus';
 import { pct, ProbBars } from '../components/ProbBars';
 import { decide } from '../engine/decide';
+import type { Label } from '../engine/manifest';
 import { RgbaCanvas } from '../components/RgbCanvas';
 import { camFor, heatmapRgba } from '../engine/heatmap';
 import { hub } from '../engine/hub';
@@ -48,6 +49,32 @@ function rgbToRgba(rgb: Uint8Array, n: number): Uint8ClampedArray<ArrayBuffer> {
 }
 
 const SAMPLES = ['maine_coon', 'siamese', 'bengal', 'persian'];
+
+/** An unsure answer (engine/decide.ts): no single breed, the most probable labels instead. */
+function UnsureAnswer({ ids, probs, labels, unsureBelow }: { ids: number[]; probs: Float32Array; labels: Label[]; unsureBelow: number }) {
+  return (
+    <Box data-testid="classify-unsure">
+      <Typography variant="h5" component="h2">
+        Not sure — it could be one of these
+      </Typography>
+      <Stack component="ol" spacing={0.5} sx={{ listStyle: 'none', p: 0, my: 1.5 }}>
+        {ids.map((id) => (
+          <Stack component="li" key={id} direction="row" spacing={2} sx={{ alignItems: 'baseline', flexWrap: 'wrap' }} data-testid="unsure-candidate">
+            <Typography variant="h6" component="span">
+              {labels[id]?.display ?? `class ${id}`}
+            </Typography>
+            <Typography variant="h6" component="span" color="primary" sx={{ fontVariantNumeric: 'tabular-nums' }}>
+              {pct(probs[id]!)}
+            </Typography>
+          </Stack>
+        ))}
+      </Stack>
+      <Typography variant="body2" color="text.secondary">
+        The best guess is under {pct(unsureBelow)}, the confidence the classifier needs to name one answer. A sharper photo of the whole cat, face visible, may help.
+      </Typography>
+    </Box>
+  );
+}
 
 export default function ClassifyPage() {
   const { manifest } = useEngine();
@@ -93,7 +120,9 @@ export default function ClassifyPage() {
 
   const decision = result && entry ? decide(result.probs, entry) : null;
   const top = decision?.top ?? -1;
-  const notCat = decision?.isOther ?? false;
+  const unsure = decision?.unsure ?? false;
+  // an unsure "other" is not presented as "not a cat" either: it is one of the candidates
+  const notCat = !unsure && (decision?.isOther ?? false);
   const shownClass = camClass ?? top;
   const heat = useMemo(() => {
     if (!result?.cam || !result.camShape || shownClass < 0) return null;
@@ -189,25 +218,25 @@ export default function ClassifyPage() {
                       The classifier thinks this is something else (a dog or another object). It only knows 12 cat breeds, so try a photo of a cat.
                     </Alert>
                   ) : null}
-                  <Box>
-                    <Typography variant="overline" color="text.secondary">
-                      {notCat ? 'Best guess' : 'Most likely breed'}
-                    </Typography>
-                    <Stack direction="row" spacing={2} sx={{ alignItems: 'baseline', flexWrap: 'wrap' }}>
-                      <Typography variant="h4" component="p" data-testid="top-breed">
-                        {entry.labels[top]?.display}
+                  {unsure && decision ? (
+                    <UnsureAnswer ids={decision.candidates} probs={result.probs} labels={entry.labels} unsureBelow={entry.unsure_below!} />
+                  ) : (
+                    <Box>
+                      <Typography variant="overline" color="text.secondary">
+                        {notCat ? 'Best guess' : 'Most likely breed'}
                       </Typography>
-                      <Typography variant="h5" component="p" color="primary" data-testid="top-prob" sx={{ fontVariantNumeric: 'tabular-nums' }}>
-                        {pct(result.probs[top]!)}
-                      </Typography>
-                    </Stack>
-                    {!notCat && result.probs[top]! < 0.4 && (
-                      <Typography variant="body2" color="text.secondary">
-                        Not very sure: the top breeds below are close.
-                      </Typography>
-                    )}
-                  </Box>
-                  <ProbBars probs={result.probs} labels={entry.labels} otherId={entry.other_id} order={decision?.ranked} selected={showCam ? shownClass : undefined} onSelect={(id) => setCamClass(id)} />
+                      <Stack direction="row" spacing={2} sx={{ alignItems: 'baseline', flexWrap: 'wrap' }}>
+                        <Typography variant="h4" component="p" data-testid="top-breed">
+                          {entry.labels[top]?.display}
+                        </Typography>
+                        <Typography variant="h5" component="p" color="primary" data-testid="top-prob" sx={{ fontVariantNumeric: 'tabular-nums' }}>
+                          {pct(result.probs[top]!)}
+                        </Typography>
+                      </Stack>
+                    </Box>
+                  )}
+                  {/* unsure: plainly by probability, like the candidates above (no label is put first) */}
+                  <ProbBars probs={result.probs} labels={entry.labels} otherId={entry.other_id} order={unsure ? undefined : decision?.ranked} selected={showCam ? shownClass : undefined} onSelect={(id) => setCamClass(id)} />
                   <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap' }}>
                     <FormControlLabel
                       control={<Switch checked={showCam} onChange={(e) => setShowCam(e.target.checked)} disabled={!result.cam} slotProps={{ input: { 'aria-label': 'heatmap' } }} data-testid="cam-toggle" />}

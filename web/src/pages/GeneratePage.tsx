@@ -57,7 +57,8 @@ interface Tile {
   rgba: Uint8ClampedArray<ArrayBuffer> | null;
   /** the pixels' width and height */
   size: number;
-  badge?: { label: string; prob: number; match: boolean | null; other: boolean };
+  /** what the classifier says of the tile; `unsure`: under the manifest's unsure_below (engine/decide.ts) */
+  badge?: { label: string; prob: number; match: boolean | null; other: boolean; unsure: boolean };
 }
 
 function Labeled({ label, value, children }: { label: string; value?: string; children: React.ReactNode }) {
@@ -294,12 +295,12 @@ export default function GeneratePage() {
         setTiles((cur) =>
           cur.map((t, b) => {
             const p = r.probs.subarray(b * L, (b + 1) * L);
-            const top = decide(p, ce).top;
+            const { top, isOther, unsure } = decide(p, ce);
             const key = ce.labels[top]!.key;
             const known = ce.labels.some((l) => l.key === want);
             return {
               ...t,
-              badge: { label: ce.labels[top]!.display, prob: p[top]!, match: known ? key === want || key === wantMix : null, other: top === ce.other_id },
+              badge: { label: ce.labels[top]!.display, prob: p[top]!, match: known ? key === want || key === wantMix : null, other: isOther, unsure },
             };
           }),
         );
@@ -472,7 +473,7 @@ export default function GeneratePage() {
                         display="100%"
                         pixelated={pixelated}
                         testId={b === 0 ? 'generated' : `generated-${b}`}
-                        label={`generated cat ${b + 1}${t.badge ? `: the classifier says ${t.badge.other ? 'not a cat' : t.badge.label}` : ''}`}
+                        label={`generated cat ${b + 1}${t.badge ? `: the classifier ${t.badge.unsure ? 'is unsure, perhaps' : 'says'} ${t.badge.other ? 'not a cat' : t.badge.label}` : ''}`}
                       />
                     </Box>
                     <Stack direction="row" spacing={0.5} sx={{ mt: 0.75, alignItems: 'center', minHeight: 32 }}>
@@ -481,9 +482,11 @@ export default function GeneratePage() {
                           <Chip
                             size="small"
                             data-testid={`badge-${b}`}
-                            color={t.badge.other ? 'warning' : t.badge.match ? 'success' : 'default'}
-                            variant={t.badge.match ? 'filled' : 'outlined'}
-                            label={`${t.badge.other ? 'not a cat?' : t.badge.label} ${pct(t.badge.prob)}`}
+                            data-unsure={t.badge.unsure}
+                            // an unsure answer is a hint, not a verdict: plain and marked, never a green match
+                            color={t.badge.unsure ? 'default' : t.badge.other ? 'warning' : t.badge.match ? 'success' : 'default'}
+                            variant={t.badge.match && !t.badge.unsure ? 'filled' : 'outlined'}
+                            label={`${t.badge.unsure ? 'unsure: ' : ''}${t.badge.other ? 'not a cat?' : t.badge.label} ${pct(t.badge.prob)}`}
                             sx={{ maxWidth: '100%' }}
                           />
                         </Tooltip>
