@@ -20,18 +20,6 @@ def probs_for(labels: list[int], confidence: list[float], guess: list[int]) -> n
     return p
 
 
-def test_other_threshold_separates_cats_from_dogs_nearest_half_on_ties() -> None:
-    # dogs get P(other) 0.35-0.40, cats at most 0.2: every threshold in (0.2, 0.35] separates
-    # them perfectly; the one nearest 0.5 among those is 0.35
-    labels = np.array([OTHER_ID] * 4 + [0, 1, 2, 3])
-    p = np.full((8, 13), 0.01)
-    p[:4, OTHER_ID] = [0.35, 0.36, 0.38, 0.40]
-    p[4:, OTHER_ID] = [0.05, 0.1, 0.15, 0.2]
-    assert th.choose_other_threshold(p, labels) == 0.35
-    pred = decide(p, OTHER_ID, 0.35)
-    assert ((pred == OTHER_ID) == (labels == OTHER_ID)).all()
-
-
 def test_unsure_below_is_the_lowest_threshold_keeping_the_promised_accuracy() -> None:
     # 20 answers: right above 0.6, wrong below (0.3-0.55): the sure ones are all right only
     # from 0.56 up; at 0.05 only 10/20 are right
@@ -45,6 +33,7 @@ def test_unsure_below_is_the_lowest_threshold_keeping_the_promised_accuracy() ->
     assert 0.55 < below <= 0.6
     assert th.choose_unsure_below(p, y, 0.5, sure_accuracy=0.5) == th.GRID[0]
     chosen = th.choose(p, y)
+    assert chosen["other_threshold"] == 0.5  # the calibrated Bayes rule, not fitted
     assert chosen["chosen_on"]["sure_accuracy"] >= th.SURE_ACCURACY
     assert chosen["chosen_on"]["images"] == 20
 
