@@ -46,11 +46,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory,
     out = tmp_path_factory.mktemp("models")
     # another model's entry already in the manifest: export must keep it
     mf.update_model(out / "manifest.json", "generator", {"task": "generate", "files": {}})
-    images, labels = fixture_set
+    images, _ = fixture_set
     logs: list[str] = []
     entry = export_classifier(model, SIZE, out, parity_images=images[:24],
                               calibration=images[24:], int8_mode="static",
-                              validation=(images[:24], labels[:24]), log=logs.append)
+                              log=logs.append)
     return out, entry, model
 
 
@@ -77,19 +77,14 @@ def test_manifest_entry_follows_the_schema(exported: tuple[Path, dict, object]) 
         assert fe["sha256"] == mf.sha256_file(out / fe["file"])
 
 
-def test_thresholds_are_chosen_on_the_default_files_validation_probs(
-        exported: tuple[Path, dict, object], fixture_set: tuple[np.ndarray, np.ndarray]) -> None:
-    from tinycats.classifier import thresholds
-    from tinycats.runtime.classify import Classifier
+def test_the_runtimes_read_the_decision_thresholds_from_the_entry(
+        exported: tuple[Path, dict, object]) -> None:
+    from tinycats.runtime.classify import OTHER_THRESHOLD, UNSURE_BELOW, Classifier
 
     out, entry, _ = exported
-    images, labels = fixture_set
-    clf = Classifier(out / "manifest.json")  # the default variant, as the runtimes load it
-    assert clf.variant == entry["default_variant"] == "int8"
-    chosen = thresholds.choose(clf.predict(images[:24]), labels[:24])
-    assert clf.other_threshold == entry["other_threshold"] == chosen["other_threshold"]
-    assert clf.unsure_below == entry["unsure_below"] == chosen["unsure_below"]
-    assert entry["chosen_on"]["images"] == 24
+    clf = Classifier(out / "manifest.json")
+    assert clf.other_threshold == entry["other_threshold"] == OTHER_THRESHOLD
+    assert clf.unsure_below == entry["unsure_below"] == UNSURE_BELOW
 
 
 def test_dynamic_batch_and_runtime_matches_torch(exported: tuple[Path, dict, object],

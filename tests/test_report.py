@@ -199,6 +199,16 @@ def test_generator_table_rows_sizes_fid_reference_and_per_breed() -> None:
     assert "9.84M parameters" in md and "2026-12-01, " + MACHINE in md
 
 
+def test_generator_table_flags_breed_figures_from_a_classifier_no_longer_shipped() -> None:
+    same, other = gen_report("fp32", 0.77), gen_report("int8", 0.75, fid=None)
+    same["breed_accuracy"]["classifier_sha256"] = "c8"  # the manifest's int8 classifier
+    other["breed_accuracy"]["classifier_sha256"] = "an older classifier"
+    md = rp.generator_table([measured("generator.json", same),
+                             measured("generator-int8.json", other)], MANIFEST)
+    assert "no longer shipped: generator-int8.json " in md
+    assert "generator.json" not in md.split("no longer shipped")[1]
+
+
 def test_generator_table_shows_judge_and_per_seed_figures_when_present() -> None:
     rep = gen_report("fp32", 0.75)
     rep["sampler"] = {**rep["sampler"], "seeds": [1234, 99]}

@@ -301,7 +301,7 @@ def classifier_table(rep: Measured, manifest: dict[str, Any] | None = None) -> s
     what = ", ".join(x for x in (
         str(model.get("backbone", "")).replace("efficientnet-lite", "EfficientNet-Lite"),
         f"{model['params'] / 1e6:.2f}M parameters" if model.get("params") else "",
-        f"run {model['recipe']}" if model.get("recipe") else "") if x)
+        f"recipe configs/{model['recipe']}.yaml" if model.get("recipe") else "") if x)
     caption = (f"**Breed classifier** ({what}). `{rep.cmd}` → "
                f"`reports/{rep.name}`, {provenance_words([rep], lambda m: m.name)}; "
                f"{d.get('split', 'test split')}: {num(first.get('cat_images'), 0)} cats, "
@@ -467,7 +467,20 @@ def generator_table(reps: list[Measured], manifest: dict[str, Any] | None = None
     if stale:
         lines += ["", f"Not the shipped files: {', '.join(stale)} measured a file whose sha256 "
                       "differs from the manifest's; re-run the evaluation."]
+    judged = [r.name for r in reps if judged_by_another_classifier(r.data, man)]
+    if judged:
+        lines += ["", f"Judged by a classifier that is no longer shipped: {', '.join(judged)} "
+                      "(its breed accuracy and \"not a cat\" share); re-run the evaluation."]
     return "\n".join(lines)
+
+
+def judged_by_another_classifier(d: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    """The breed figures of a generator or cascade report came from a classifier file whose
+    sha256 is not the shipped one."""
+    ba = d.get("breed_accuracy") or {}
+    sha = ba.get("classifier_sha256")
+    shipped = file_entry(manifest, "classifier", str(ba.get("classifier_variant"))).get("sha256")
+    return sha is not None and shipped is not None and sha != shipped
 
 
 # -- speed -------------------------------------------------------------------------------------

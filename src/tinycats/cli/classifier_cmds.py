@@ -200,9 +200,7 @@ def export_classifier_cmd(
     calib = train_imgs[np.sort(rng.choice(len(train_imgs), min(calibration_images,
                                                                len(train_imgs)), replace=False))]
     ox = cache.load(root, "oxford", size)
-    in_val = ox.splits == cache.SPLITS.index("val")
-    val_all, val_labels = np.asarray(ox.images[in_val]), np.asarray(ox.labels[in_val])
-    val = val_all[:parity_images]
+    val = np.asarray(ox.images[ox.splits == cache.SPLITS.index("val")])[:parity_images]
     if requantize:
         from tinycats.export.classifier_onnx import requantize_classifier
 
@@ -213,7 +211,7 @@ def export_classifier_cmd(
              "recipe": cfg.name, "trained_steps": ck.get("step"), "weights": ck.get("weights"),
              "val": ck.get("val"), "calibration_images": len(calib)}
     export_classifier(model, size, out, parity_images=val, calibration=calib, int8_mode=int8,
-                      extra=extra, validation=(val_all, val_labels), log=console.print)
+                      extra=extra, log=console.print)
 
 
 # ---- eval ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from tinycats.classifier.model import EfficientNetLite
 from tinycats.data.augment import MEAN, SCALE, STD
 from tinycats.export import manifest as mf
 from tinycats.export.onnx_common import OPSET, ExportError
-from tinycats.runtime.classify import OTHER_THRESHOLD
+from tinycats.runtime.classify import OTHER_THRESHOLD, UNSURE_BELOW
 
 FP32_NAME = "classifier-fp32.onnx"
 INT8_NAME = "classifier-int8.onnx"
@@ -187,6 +187,8 @@ def classifier_entry(input_size: int, files: dict[str, dict[str, Any]], default_
         # top label: "other" when P(other) >= this, else the most probable breed (see
         # tinycats.runtime.classify.decide and docs/manifest.md)
         "other_threshold": OTHER_THRESHOLD,
+        # an answer under this probability is "unsure" (tinycats.runtime.classify.unsure)
+        "unsure_below": UNSURE_BELOW,
         "files": files,
         "default_variant": default_variant,
         **extra,
@@ -204,12 +206,9 @@ def export_classifier(model: EfficientNetLite, input_size: int, out_dir: Path, *
                       parity_images: np.ndarray, calibration: np.ndarray | None,
                       int8_mode: str = "static", default_variant: str = "int8",
                       extra: dict[str, Any] | None = None,
-                      validation: tuple[np.ndarray, np.ndarray] | None = None,
                       log: Callable[[str], None] = print) -> dict[str, Any]:
     """fp32 + int8 files in ``out_dir``, parity-checked; updates ``out_dir/manifest.json``'s
-    classifier entry (other entries are kept). With ``validation`` (images, label ids), the
-    decision thresholds are chosen on the default file's probabilities of those
-    (``tinycats.classifier.thresholds``). Returns the entry."""
+    classifier entry (other entries are kept). Returns the entry."""
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out_dir / FP32_NAME, out_dir / INT8_NAME
     t = time.time()
@@ -233,17 +232,6 @@ def export_classifier(model: EfficientNetLite, input_size: int, out_dir: Path, *
     entry = classifier_entry(input_size, files, default_variant, {
         "int8_mode": int8_mode, "temperature": round(float(model.temperature), 5),
         "parity": checks, **(extra or {})})
-    if validation is not None:
-        from tinycats.classifier import thresholds
-
-        files_by_name = {"fp32": fp32, "int8": int8}
-        probs, _ = run_onnx(onnx_session(files_by_name[default_variant]), validation[0])
-        chosen = thresholds.choose(probs, validation[1])
-        entry.update(chosen)
-        log(f"thresholds on {len(validation[1])} validation images ({default_variant}): other "
-            f"when P(other) >= {chosen['other_threshold']:.2f}; unsure below "
-            f"{chosen['unsure_below']:.2f} ({chosen['chosen_on']['unsure_share'] * 100:.1f}% "
-            f"unsure, the rest {chosen['chosen_on']['sure_accuracy'] * 100:.1f}% right)")
     mf.update_model(out_dir / mf.MANIFEST_NAME, "classifier", entry)
     log(f"manifest: {out_dir / mf.MANIFEST_NAME} (classifier entry updated)")
     return entry
