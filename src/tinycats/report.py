@@ -475,7 +475,7 @@ def generator_table(reps: list[Measured], manifest: dict[str, Any] | None = None
 
 
 def judged_by_another_classifier(d: dict[str, Any], manifest: dict[str, Any]) -> bool:
-    """The breed figures of a generator or cascade report came from a classifier file whose
+    """The breed figures of a generator report came from a classifier file whose
     sha256 is not the shipped one."""
     ba = d.get("breed_accuracy") or {}
     sha = ba.get("classifier_sha256")

@@ -16,11 +16,12 @@ preprocessing (resize to the model's input and centre-crop), as a pasted file wo
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
+
+from tinycats.data.images import jpeg_round_trip
 
 SOURCE_SIZE = 448
 SMALL = 64
@@ -43,10 +44,7 @@ def bicubic64(im: np.ndarray) -> np.ndarray:
 
 
 def jpeg20(im: np.ndarray) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(im).save(buf, "JPEG", quality=JPEG_QUALITY)
-    buf.seek(0)
-    return np.asarray(Image.open(buf).convert("RGB"))
+    return jpeg_round_trip(im, JPEG_QUALITY)
 
 
 def crop60(im: np.ndarray) -> np.ndarray:

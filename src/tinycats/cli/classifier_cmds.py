@@ -306,7 +306,14 @@ def classify(
     """Classify images with the exported ONNX model (no torch needed)."""
     from PIL import Image
 
-    from tinycats.runtime.classify import Classifier, ImageInputError, cam_overlay, read_image
+    from tinycats.runtime.classify import (
+        UNSURE_CANDIDATES,
+        Classifier,
+        ImageInputError,
+        cam_overlay,
+        read_image,
+        unsure,
+    )
 
     clf = Classifier(common.models_folder(model_dir) / "manifest.json", variant)
     failures = 0
@@ -326,12 +333,13 @@ def classify(
         square = clf.squares([im])
         probs, cams = clf.run(square, with_cam=cam is not None)
         p = probs[0]
-        top, is_unsure = int(clf.top(probs)[0]), bool(clf.unsure(probs)[0])
+        tops = clf.top(probs)
+        top, is_unsure = int(tops[0]), bool(unsure(probs, tops, clf.unsure_below)[0])
         unsure_seen |= is_unsure
         # the label the image gets first (the manifest's rule), then the most probable others;
-        # an unsure answer puts no label first: at least three, by probability (as the app does)
+        # an unsure answer puts no label first: the candidates by probability (as the app does)
         if is_unsure:
-            order = [int(i) for i in p.argsort()[::-1][:max(top_k, 3)]]
+            order = [int(i) for i in p.argsort()[::-1][:max(top_k, UNSURE_CANDIDATES)]]
         else:
             order = [top, *[int(i) for i in p.argsort()[::-1] if i != top][:top_k - 1]]
         if cam is not None and cams is not None:
@@ -357,8 +365,7 @@ def classify(
         console.print(table)
         if unsure_seen and clf.unsure_below is not None:
             console.print(f"not sure: no label reaches {clf.unsure_below * 100:.0f}% "
-                          "(calibrated on validation photos), so the three most probable "
-                          "are shown")
+                          "(calibrated probabilities), so the most probable ones are shown")
     if failures:
         raise typer.Exit(1)
 

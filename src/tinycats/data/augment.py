@@ -15,14 +15,14 @@ whole batch at once (one ``grid_sample`` does crop + flip + resize for all image
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+
+from tinycats.data import images
 
 #: Pixel scale, mean and std: ``(pixel / SCALE - MEAN) / STD`` == ``(pixel - 127) / 128``.
 SCALE = 255.0
@@ -131,7 +131,8 @@ def low_resolution(x: torch.Tensor, g: torch.Generator, p: float = 0.2,
     b, _, h, w = x.shape
     mask = torch.rand(b, generator=g) < p
     size = int(torch.randint(sizes[0], sizes[1] + 1, (1,), generator=g))
-    blocks = bool(torch.rand(1, generator=g) < nearest)
+    # drawn only when asked for, so recipes without it keep their random streams
+    blocks = nearest > 0 and bool(torch.rand(1, generator=g) < nearest)
     if not bool(mask.any()):
         return x
     idx = mask.nonzero().squeeze(1).to(x.device)
@@ -152,6 +153,8 @@ def jpeg_round_trip(x: torch.Tensor, g: torch.Generator, p: float = 0.0,
     """With probability ``p`` per image: encode as JPEG at a quality drawn from ``quality`` and
     decode again (Pillow, one image at a time: there is no batched JPEG codec in torch)."""
     b = x.shape[0]
+    if p <= 0:  # no draws: recipes without it keep their random streams
+        return x
     mask = torch.rand(b, generator=g) < p
     qs = torch.randint(quality[0], quality[1] + 1, (b,), generator=g)
     if not bool(mask.any()):
@@ -159,10 +162,7 @@ def jpeg_round_trip(x: torch.Tensor, g: torch.Generator, p: float = 0.0,
     x = x.clone()
     for i in mask.nonzero().squeeze(1).tolist():
         arr = (x[i].permute(1, 2, 0).cpu().numpy() * SCALE + 0.5).clip(0, 255).astype(np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, "JPEG", quality=int(qs[i]))
-        buf.seek(0)
-        back = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / SCALE
+        back = images.jpeg_round_trip(arr, int(qs[i])).astype(np.float32) / SCALE
         x[i] = torch.from_numpy(back).permute(2, 0, 1).to(x.device)
     return x
 

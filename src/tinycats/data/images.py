@@ -8,6 +8,7 @@ returned or rejected with a short reason that the caller counts.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,12 @@ def square_resize(im: Image.Image, size: int) -> np.ndarray:
 
 def load_square(path: Path | str, size: int) -> np.ndarray:
     return square_resize(open_rgb(path, draft_size=size), size)
+
+
+def jpeg_round_trip(im: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) uint8 encoded as JPEG at ``quality`` (Pillow, 4:2:0 chroma) and decoded again:
+    the compression a pasted screenshot or chat-app photo has been through."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(im)).save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)

@@ -44,6 +44,8 @@ OTHER_THRESHOLD = 0.5
 #: photos are easier than test ones (94% vs 89% top-1), and the tuned 0.24 marked 0.1% of the
 #: test photos unsure while the others were 89% right.
 UNSURE_BELOW = 0.5
+#: how many labels an unsure answer shows (web/src/engine/decide.ts: UNSURE_CANDIDATES)
+UNSURE_CANDIDATES = 3
 
 
 def decide(probs: np.ndarray, other_id: int, other_threshold: float = OTHER_THRESHOLD
@@ -203,10 +205,6 @@ class Classifier:
     def top(self, probs: np.ndarray) -> np.ndarray:
         """The label each image gets (the manifest's decision rule, see ``decide``)."""
         return decide(probs, self.other_id, self.other_threshold)
-
-    def unsure(self, probs: np.ndarray) -> np.ndarray:
-        """Whether each answer is unsure (see ``unsure``)."""
-        return unsure(probs, self.top(probs), self.unsure_below)
 
 
 def cam_overlay(square: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:

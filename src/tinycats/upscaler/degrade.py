@@ -14,16 +14,14 @@ Every random choice comes from one torch.Generator, so a batch is a function of 
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from tinycats.data.images import jpeg_round_trip
 from tinycats.grid import to_uint8
 
 Downscale = Literal["area", "bicubic"]
@@ -73,11 +71,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     """One (C, H, W) image in [-1, 1] through PIL's JPEG encoder and decoder at ``quality``."""
-    buf = io.BytesIO()
-    u8 = to_uint8(x[None].float().cpu().numpy())[0]
-    Image.fromarray(u8).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    back = np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
+    back = jpeg_round_trip(to_uint8(x[None].float().cpu().numpy())[0], quality)
     return torch.from_numpy(back.copy()).permute(2, 0, 1).to(x) / 127.5 - 1.0
 
 
