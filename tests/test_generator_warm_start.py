@@ -97,3 +97,55 @@ def test_run_begins_from_the_warm_start_weights(tmp_path: Path) -> None:
     # resuming keeps where the run came from, without reading the weights again
     cfg2 = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4))
     assert train(cfg2, data, tmp_path, log=logs.append)["init_from"] == "start.onnx"
+
+
+def test_a_warm_start_joins_its_recipes_schedule_and_cools_down(tmp_path: Path) -> None:
+    """--start-step: the run goes on from that step (the step count, images seen, the
+    learning rate of the recipe's schedule there), re-warms the rate over the fresh optimizer's
+    first steps, and ends where the recipe's cooldown does; resuming keeps all of it."""
+    import json
+
+    from tinycats.training import loop
+    from tinycats.training.schedule import lr_at
+
+    cfg = GeneratorConfig(
+        name="ws", model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+        train=GenTrainConfig(batch_size=4, steps=1000, lr=1e-3, warmup=10, min_lr_ratio=0.1,
+                             cooldown_at=400, cooldown_steps=30, ckpt_every=100,
+                             sample_every=0, log_every=1, threads=1))
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8), np.arange(8))
+    logs: list[str] = []
+    summary = train(cfg, data, tmp_path, log=logs.append, stop_after_steps=420,
+                    init_state=random_model(TINY, seed=3).state_dict(), init_from="w.onnx",
+                    start_step=395)
+    assert summary["step"] == 420 and summary["seen"] == 420 * 4
+    assert any("joining the recipe's schedule at step 395" in m for m in logs)
+    lrs = {r["step"]: r["lr"] for r in map(json.loads, (tmp_path / "metrics.jsonl")
+                                           .read_text().splitlines()) if "lr" in r}
+
+    def want(step: int) -> float:  # the rate set for a step, logged after it as step + 1
+        ramp = min(1.0, (step - 395 + 1) / loop.REWARM_STEPS)
+        return ramp * lr_at(step, peak=1e-3, warmup=10, total=1000, min_ratio=0.1,
+                            cooldown=(400, 30))
+
+    assert lrs[396] == pytest.approx(want(395)) and lrs[396] < 2e-5  # re-warm: 1% of the rate
+    assert lrs[420] == pytest.approx(want(419))
+    # resumed from last.pt: the same schedule, to the end of the cooldown
+    again = train(cfg, data, tmp_path, log=logs.append)
+    assert again["step"] == 430 and again["total_steps"] == 430
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    last = [r for r in rows if "lr" in r][-1]
+    # the cosine's floor (1e-4), still under the re-warm ramp (35 of its 100 steps)
+    assert last["step"] == 430 and last["lr"] == pytest.approx(want(429)) == 0.35e-4
+
+
+def test_start_step_outside_the_recipe_is_refused(tmp_path: Path) -> None:
+    from tinycats.config import ConfigError
+
+    cfg = GeneratorConfig(name="ws", model=TINY, data=GenDataConfig(size=16, any_cat_fraction=0.0),
+                          train=GenTrainConfig(batch_size=4, steps=10, threads=1))
+    data = from_arrays(np.zeros((4, 16, 16, 3), np.uint8), np.arange(4))
+    with pytest.raises(ConfigError, match="outside the recipe"):
+        train(cfg, data, tmp_path, init_state=random_model(TINY).state_dict(),
+              init_from="w.onnx", start_step=10)

@@ -63,6 +63,9 @@ def train_generator(
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights: an exported generator-fp32.onnx"
         " (e.g. the shipped one) or an ema.pt/last.pt of the same model.")] = None,
+    start_step: Annotated[int, typer.Option(
+        "--start-step", help="With --init-from: the weights come from this step of the same"
+        " recipe's run; continue its schedule from there (fresh optimizer moments).")] = 0,
 ) -> None:
     """Train TinyDiT with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.generator.data import load_gen_data
@@ -73,6 +76,8 @@ def train_generator(
     _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
     out = common.run_folder(root, cfg.name, run_dir)
+    if start_step and init_from is None:
+        raise TinycatsError("--start-step continues a run from weights: give them with --init-from")
     init_state = None
     if init_from is not None and (fresh or not (out / "last.pt").exists()):
         from tinycats.generator.warm_start import load_init_state
@@ -84,7 +89,8 @@ def train_generator(
                       "(add --fresh to start over from it)")
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
                     init_state=init_state,
-                    init_from=None if init_from is None else str(init_from))
+                    init_from=None if init_from is None else str(init_from),
+                    start_step=start_step)
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
 
 

@@ -13,7 +13,7 @@ build, resume, its step, its log fields, its summary.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from tinycats.breeds import BREEDS, NULL_ID, NUM_GENERATOR_CLASSES
-from tinycats.config import to_dict
+from tinycats.config import ConfigError, to_dict
 from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig, GenTrainConfig, config_from_checkpoint
 from tinycats.generator.data import GenData, draw_batch
@@ -124,6 +124,8 @@ class GenRun:
     progress: loop.Progress = field(default_factory=loop.Progress)
     sized_steps: int | None = None  # the step count a budget_minutes run fixed
     init_from: str | None = None  # the weights a warm-started run began from
+    #: the schedule step a warm start joined its recipe at (0: from the start)
+    start_step: int = 0
 
     def save(self, path: Path) -> None:
         if self.run.is_main:
@@ -131,7 +133,8 @@ class GenRun:
                 "model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
                 "opt": self.opt.state_dict(), **self.progress.as_dict(), "micro": self.micro,
                 "config": to_dict(self.cfg), "opt_groups": self.groups,
-                "init_from": self.init_from, "sized_steps": self.sized_steps}, path)
+                "init_from": self.init_from, "start_step": self.start_step,
+                "sized_steps": self.sized_steps}, path)
 
     def save_samples(self, path: Path) -> None:
         grid = sample_grid(cast(TinyDiT, self.ema.model), self.cfg, self.run.dev)
@@ -183,6 +186,7 @@ def resume(gr: GenRun, last: Path, log: loop.Log) -> None:
     gr.sized_steps = ck.get("sized_steps")
     gr.micro = min(ck.get("micro", gr.micro), gr.run.local_batch)
     gr.init_from = ck.get("init_from")
+    gr.start_step = ck.get("start_step", 0)
     log(f"resumed from {last} at step {gr.progress.step}")
 
 
@@ -296,8 +300,8 @@ class GenTrainer(loop.Trainer):
 
 
 def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str, resume_run: bool,
-          init_state: dict[str, torch.Tensor] | None, init_from: str | None, log: loop.Log
-          ) -> GenTrainer:
+          init_state: dict[str, torch.Tensor] | None, init_from: str | None, log: loop.Log,
+          start_step: int = 0) -> GenTrainer:
     """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run folder
     and say what runs where."""
     tc = cfg.train
@@ -309,11 +313,26 @@ def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str, re
         resume(gr, last, say)
     elif init_from is not None:
         say(f"warm start: model and EMA begin from {init_from}")
+        if start_step:
+            join_schedule(gr, start_step, say)
     runlog = loop.open_run(run_dir, cfg, run)
     say(f"TinyDiT {count_params(gr.model) / 1e6:.2f}M params on {run.dev} x{run.dist.world}; "
         f"data {data.per_class_counts()}")
     return GenTrainer(gr, data, run_dir, runlog, loop.forward_precision(run, cfg.train, log),
                       log)
+
+
+def join_schedule(gr: GenRun, step: int, say: loop.Log) -> None:
+    """A warm start that continues its recipe's run from ``step`` (its weights came from that
+    step; the run's optimizer state did not survive): the schedule, the batches drawn from
+    (seed, step) and the image count go on from there, with a short re-warm of the rate."""
+    tc = gr.cfg.train
+    if not 0 < step < tc.steps:
+        raise ConfigError(f"--start-step {step} is outside the recipe's 1..{tc.steps - 1}")
+    gr.progress = loop.Progress(step=step, seen=step * tc.batch_size)
+    gr.start_step = step
+    say(f"joining the recipe's schedule at step {step} with fresh optimizer moments "
+        f"(learning rate re-warmed over {loop.REWARM_STEPS} steps)")
 
 
 def finish(tr: GenTrainer, ran: loop.Ran) -> dict[str, Any]:
@@ -342,17 +361,20 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
           resume: bool = True, log: Callable[[str], None] = print,
           stop_after_steps: int | None = None,
           init_state: dict[str, torch.Tensor] | None = None,
-          init_from: str | None = None) -> dict[str, Any]:
+          init_from: str | None = None, start_step: int = 0) -> dict[str, Any]:
     """Train (or resume) a generator in ``run_dir``. Returns a summary dict.
 
     ``init_state`` (weights from ``warm_start.load_init_state``, named by ``init_from``) is the
     starting point of a new run, for the model and its EMA; a resumed run ignores it (its
-    checkpoint already continues from there). ``stop_after_steps`` stops early without changing
+    checkpoint already continues from there); ``start_step`` joins the recipe's schedule there
+    (``join_schedule``). ``stop_after_steps`` stops early without changing
     the schedule (used by resume tests)."""
     tr = start(cfg, data, run_dir, device=device, resume_run=resume, init_state=init_state,
-               init_from=init_from, log=log)
-    ran = loop.run_steps(tr, loop.Plan.of(cfg.train, tr.state.sized_steps),
-                         stop_after_steps=stop_after_steps)
+               init_from=init_from, log=log, start_step=start_step)
+    plan = loop.Plan.of(cfg.train, tr.state.sized_steps)
+    if tr.state.start_step:
+        plan = replace(plan, rewarm_from=tr.state.start_step)
+    ran = loop.run_steps(tr, plan, stop_after_steps=stop_after_steps)
     return finish(tr, ran)
 
 
