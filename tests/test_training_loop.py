@@ -5,7 +5,6 @@ a toy trainer through its hooks."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import time
@@ -115,35 +114,6 @@ def test_set_lr_follows_each_groups_own_peak() -> None:
     assert lr == lr_at(30, peak=1e-3, warmup=10, total=100, min_ratio=0.1)
     assert opt.param_groups[1]["lr"] == lr_at(30, peak=2e-3, warmup=10, total=100,
                                               min_ratio=0.1)
-
-
-def test_cooldown_leaves_the_cosine_and_falls_linearly_to_its_floor() -> None:
-    kw = {"peak": 1e-3, "warmup": 10, "total": 1000, "min_ratio": 0.1}
-    at = lr_at(500, **kw)
-    for step in (0, 5, 250, 499):  # before the cooldown: the cosine itself
-        assert lr_at(step, **kw, cooldown=(500, 100)) == lr_at(step, **kw)
-    steps = [lr_at(s, **kw, cooldown=(500, 100)) for s in range(500, 600)]
-    assert steps[0] == pytest.approx(at - (at - 1e-4) / 100)
-    assert steps[49] == pytest.approx((at + 1e-4) / 2)
-    assert steps[-1] == pytest.approx(1e-4) and all(a > b for a, b in itertools.pairwise(steps))
-
-
-@pytest.mark.parametrize("bad", [{"cooldown_at": 5}, {"cooldown_at": 100},
-                                 {"cooldown_at": 50, "cooldown_steps": 0},
-                                 {"cooldown_at": 50, "budget_minutes": 5.0}])
-def test_a_cooldown_outside_the_schedule_is_refused(bad: dict[str, Any]) -> None:
-    from tinycats.config import ConfigError
-    from tinycats.training.config import TrainLoopConfig
-
-    tc = TrainLoopConfig(steps=100, warmup=10, **{"cooldown_steps": 20, **bad})
-    with pytest.raises(ConfigError, match="cooldown"):
-        loop.Plan.of(tc, None)
-
-
-def test_a_cooldown_ends_the_run_where_it_ends(tmp_path: Path) -> None:
-    tr = toy(tmp_path)
-    ran = loop.run_steps(tr, toy_plan(steps=100, cooldown=(3, 2)))
-    assert ran.total == 5 and tr.state.progress.step == 5
 
 
 def test_log_window_leaves_the_first_window_out_of_the_speed(

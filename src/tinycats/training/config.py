@@ -25,11 +25,6 @@ class TrainLoopConfig:
     #: within the budget on whatever machine runs it. None: ``steps`` as written.
     budget_minutes: float | None = None
     budget_calibration_steps: int = 25
-    #: end the cosine early: from step ``cooldown_at`` the learning rate falls linearly to the
-    #: floor over ``cooldown_steps`` steps and the run ends there (training/schedule.py says
-    #: why). None: the cosine runs its ``steps``.
-    cooldown_at: int | None = None
-    cooldown_steps: int = 0
     ckpt_every: int = 250
     sample_every: int = 500
     log_every: int = 25

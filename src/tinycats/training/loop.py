@@ -158,15 +158,14 @@ REWARM_STEPS = 100
 
 
 def set_lr(opt: torch.optim.Optimizer, step: int, *, peak: float, warmup: int, total: int,
-           min_ratio: float, cooldown: tuple[int, int] | None = None,
-           rewarm_from: int | None = None) -> float:
-    """Warmup + cosine (+ cooldown) for every parameter group (a group's own ``base_lr`` is its
-    peak), times the re-warm ramp of a run that joined its schedule at ``rewarm_from``;
-    returns the first group's rate."""
+           min_ratio: float, rewarm_from: int | None = None) -> float:
+    """Warmup + cosine for every parameter group (a group's own ``base_lr`` is its peak),
+    times the re-warm ramp of a run that joined its schedule at ``rewarm_from``; returns the
+    first group's rate."""
     ramp = 1.0 if rewarm_from is None else min(1.0, (step - rewarm_from + 1) / REWARM_STEPS)
     for group in opt.param_groups:
         group["lr"] = ramp * lr_at(step, peak=group.get("base_lr", peak), warmup=warmup,
-                                   total=total, min_ratio=min_ratio, cooldown=cooldown)
+                                   total=total, min_ratio=min_ratio)
     return float(opt.param_groups[0]["lr"])
 
 
@@ -361,7 +360,6 @@ class Plan:
     budget_calibration_steps: int = 0
     sized_steps: int | None = None  # the step count an earlier call's budget fixed
     eta: bool = True  # the log line says how long the rest of the schedule takes
-    cooldown: tuple[int, int] | None = None  # (at, steps): the cosine ends early (schedule.py)
     #: a run that joined its schedule at this step with fresh optimizer moments (a warm start
     #: from exported weights): its rate ramps up over REWARM_STEPS from there
     rewarm_from: int | None = None
@@ -370,21 +368,7 @@ class Plan:
     def of(cls, tc: TrainLoopConfig, sized_steps: int | None) -> Plan:
         return cls(tc.steps, tc.lr, tc.warmup, tc.min_lr_ratio, tc.grad_clip, tc.batch_size,
                    tc.log_every, tc.ckpt_every, tc.max_minutes, tc.sample_every,
-                   tc.budget_minutes, tc.budget_calibration_steps, sized_steps,
-                   cooldown=cooldown_of(tc))
-
-
-def cooldown_of(tc: TrainLoopConfig) -> tuple[int, int] | None:
-    """The recipe's cooldown as (at, steps), checked against its schedule."""
-    if tc.cooldown_at is None:
-        return None
-    if tc.budget_minutes is not None:
-        raise ConfigError("train.cooldown_at and train.budget_minutes both end the schedule: "
-                          "choose one")
-    if tc.cooldown_steps < 1 or not tc.warmup <= tc.cooldown_at < tc.steps:
-        raise ConfigError(f"train.cooldown_at ({tc.cooldown_at}) must lie between the warmup "
-                          f"({tc.warmup}) and train.steps ({tc.steps}), with cooldown_steps >= 1")
-    return tc.cooldown_at, tc.cooldown_steps
+                   tc.budget_minutes, tc.budget_calibration_steps, sized_steps)
 
 
 class RunState(Protocol):
@@ -468,8 +452,6 @@ def run_steps(tr: Trainer, plan: Plan, *, stop_after_steps: int | None = None) -
                         batch_size=plan.batch_size, t_start=ctl.t_start, mean=st.run.mean,
                         log=st.run.main_log(log))
     total = plan.sized_steps or plan.steps
-    if plan.cooldown is not None:  # the run ends where its cooldown does
-        total = sum(plan.cooldown)
     end = last_step(sizer.horizon(total), stop_after_steps)
     with ctl:
         while p.step < end:
@@ -490,9 +472,8 @@ def step_and_log(tr: Trainer, plan: Plan, window: LogWindow, total: int, end: in
     and the sample grid when their turn has come."""
     st = tr.state
     p = st.progress
-    lr = set_lr(st.opt, p.step, peak=plan.lr, warmup=plan.warmup,
-                total=total if plan.cooldown is None else plan.steps,
-                min_ratio=plan.min_lr_ratio, cooldown=plan.cooldown, rewarm_from=plan.rewarm_from)
+    lr = set_lr(st.opt, p.step, peak=plan.lr, warmup=plan.warmup, total=total,
+                min_ratio=plan.min_lr_ratio, rewarm_from=plan.rewarm_from)
     update = finish_step(st.run, p, st.model, st.opt, tr.train_step(), grad_clip=plan.grad_clip,
                          ema=st.ema, log=tr.log)
     if update is None:

@@ -1,23 +1,11 @@
-"""Learning-rate schedule: linear warmup, then cosine decay to ``min_ratio`` of the peak; an
-optional linear cooldown ends the cosine early."""
+"""Learning-rate schedule: linear warmup, then cosine decay to ``min_ratio`` of the peak."""
 
 from __future__ import annotations
 
 import math
 
 
-def lr_at(step: int, *, peak: float, warmup: int, total: int, min_ratio: float = 0.1,
-          cooldown: tuple[int, int] | None = None) -> float:
-    """``cooldown`` = (at, steps): from step ``at`` the rate leaves the cosine and falls linearly
-    to the cosine's floor over ``steps`` steps, where the run ends. A short linear cooldown
-    recovers most of what the rest of a long cosine would give (Hägele et al., 2024, "Scaling
-    Laws and Compute-Optimal Training Beyond Fixed Training Durations"), so a run whose full
-    schedule does not fit the machine it is on can still end with a decayed learning rate."""
-    if cooldown is not None and step >= cooldown[0]:
-        at, n = cooldown
-        start = lr_at(at, peak=peak, warmup=warmup, total=total, min_ratio=min_ratio)
-        frac = min(1.0, (step - at + 1) / max(1, n))
-        return start + (peak * min_ratio - start) * frac
+def lr_at(step: int, *, peak: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
     if warmup > 0 and step < warmup:
         return peak * (step + 1) / warmup
     if total <= warmup:
