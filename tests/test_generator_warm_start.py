@@ -5,7 +5,9 @@ and a run started from them begins there (model and EMA)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,3 +148,10 @@ def test_start_step_outside_the_recipe_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="outside the recipe"):
         train(cfg, data, tmp_path, init_state=random_model(TINY).state_dict(),
               init_from="w.onnx", start_step=10)
+
+
+def test_start_step_without_weights_is_one_clear_line(cli: Callable[..., Any], tmp_path: Path
+                                                      ) -> None:
+    r = cli("train", "generator", "--data-dir", str(tmp_path), "--start-step", "100")
+    assert r.code != 0 and "give them with --init-from" in r.err
+    assert not (tmp_path / "runs").exists()  # refused before anything was read or written

@@ -71,13 +71,13 @@ def train_generator(
     from tinycats.generator.data import load_gen_data
     from tinycats.generator.train import train
 
+    if start_step and init_from is None:
+        raise TinycatsError("--start-step continues a run from weights: give them with --init-from")
     cfg = _recipe(config, common.schedule_overrides(steps, budget_minutes, max_minutes))
     root = common.resolve_data_dir(data_dir)
     _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
     out = common.run_folder(root, cfg.name, run_dir)
-    if start_step and init_from is None:
-        raise TinycatsError("--start-step continues a run from weights: give them with --init-from")
     init_state = None
     if init_from is not None and (fresh or not (out / "last.pt").exists()):
         from tinycats.generator.warm_start import load_init_state
