@@ -29,6 +29,10 @@ def train_upscaler(
     steps: common.StepsOpt = None,
     max_minutes: common.MaxMinutesOpt = None,
     budget_minutes: common.BudgetMinutesOpt = None,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="Start a new run from these weights: an exported upscaler-fp32.onnx"
+        " (e.g. the shipped one) or an ema.pt/last.pt; a breed input the recipe adds starts at"
+        " zero.")] = None,
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.upscaler.config import UpscalerConfig
@@ -40,7 +44,17 @@ def train_upscaler(
     root = common.resolve_data_dir(data_dir)
     data = load_upscaler_data(root, cfg.data, log=console.print)
     out = common.run_folder(root, cfg.name, run_dir)
-    summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print)
+    init_state = None
+    if init_from is not None and (fresh or not (out / "last.pt").exists()):
+        from tinycats.upscaler.warm_start import load_init_state
+
+        console.print(f"reading the starting weights from {init_from} (checked against it)")
+        init_state = load_init_state(init_from, cfg.model)
+    elif init_from is not None:
+        console.print(f"{out / 'last.pt'} exists: resuming it, --init-from is not read "
+                      "(add --fresh to start over from it)")
+    summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
+                    init_state=init_state, init_from=None if init_from is None else str(init_from))
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
 
 
@@ -86,8 +100,9 @@ def eval_upscaler(
     sc = cfg.sampler
     ecfg = UpEvalConfig(steps=steps or sc.steps, s=sc.s if s is None else s,
                         solver=solver or sc.solver, shift=sc.shift, fid=with_fid)
-    originals = held_out_faces(root, cfg.data.size, cfg.data.face_margin)[:limit]
-    figures = evaluate_upscaler(model, originals, ecfg, Inception() if with_fid else None)
+    originals, labels = held_out_faces(root, cfg.data.size, cfg.data.face_margin)
+    figures = evaluate_upscaler(model, originals[:limit], labels[:limit], ecfg,
+                                Inception() if with_fid else None)
     console.print(json.dumps(figures, indent=2))
     if report is not None:
         common.write_json(report, figures)

@@ -3,8 +3,9 @@
 Implements docs/sampler.md, "The upscaler stage": the 64 px image is noised at level ``s``
 (cascaded diffusion's noise conditioning, the same augmentation as in training), then the
 generator's own sampler (``integrate``: time grid, Euler / Heun, x-prediction to velocity)
-runs the upscaler network from fresh noise at 128 px. No guidance: the upscaler has no breed
-input unless its manifest entry says so. Everything is read from ``manifest.json``.
+runs the upscaler network from fresh noise at 128 px. A breed-conditioned upscaler (manifest
+``"breed": true``) is fed the class weights ``y`` the generator's conditional pass got for the
+same cats; no guidance in this stage. Everything is read from ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ class Upscaler:
             self.default_settings = UpscaleSettings(
                 int(sampler["default_steps"]), str(sampler["solver"]),
                 float(sampler.get("shift", 1.0)), float(sampler["s"]))
-        if self.breed:  # no shipped upscaler takes breeds yet; refuse rather than guess
-            raise mf.ManifestError(f"{manifest_path}: this tinycats runs only upscalers "
-                                   "without a breed input")
+        if self.breed and "y" not in self.names:
+            raise mf.ManifestError(f"{manifest_path}: the upscaler takes the breed but its "
+                                   "entry names no input 'y'")
         self.session = open_session(path, threads)
 
     def settings(self, *, steps: int | None = None, s: float | None = None
@@ -79,18 +80,26 @@ class Upscaler:
         return UpscaleSettings(d.steps if steps is None else int(steps), d.solver, d.shift,
                                d.s if s is None else float(s))
 
-    def denoise(self, x: np.ndarray, t: np.ndarray, cond: np.ndarray, s: np.ndarray
-                ) -> np.ndarray:
+    def denoise(self, x: np.ndarray, t: np.ndarray, cond: np.ndarray, s: np.ndarray,
+                y: np.ndarray | None = None) -> np.ndarray:
+        """One network call; ``y`` (B, K) class weights, read only by a breed-conditioned
+        upscaler (which requires them)."""
         feeds = {self.names["x"]: x.astype(np.float32), self.names["t"]: t.astype(np.float32),
                  self.names["cond"]: cond.astype(np.float32),
                  self.names["s"]: s.astype(np.float32)}
+        if self.breed:
+            if y is None or y.shape[0] != x.shape[0]:
+                raise GenerateInputError("this upscaler takes the breed: pass the class weights "
+                                         "the generator got, one row per cat")
+            feeds[self.names["y"]] = y.astype(np.float32)
         return np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float32)
 
-    def upscale(self, images: np.ndarray, eps_c: np.ndarray, noise: np.ndarray, *,
-                steps: int | None = None, s: float | None = None,
+    def upscale(self, images: np.ndarray, eps_c: np.ndarray, noise: np.ndarray,
+                y: np.ndarray | None = None, *, steps: int | None = None, s: float | None = None,
                 callback: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
         """(B, C, S, S) images in [-1, 1] from 64 px ``images`` (B, C, S/2, S/2) in [-1, 1],
-        with the stage's draws ``eps_c`` and ``noise`` (``upscale_noise``)."""
+        with the stage's draws ``eps_c`` and ``noise`` (``upscale_noise``) and the class
+        weights ``y`` the generator drew them with (used when the upscaler takes the breed)."""
         st = self.settings(steps=steps, s=s)
         b = images.shape[0]
         if images.shape[1:] != (self.channels, self.cond_size, self.cond_size):
@@ -101,6 +110,6 @@ class Upscaler:
 
         def velocity(x: np.ndarray, t: float) -> np.ndarray:
             tt = np.full((b,), t, dtype=np.float32)
-            return x_to_velocity(self.denoise(x, tt, cond, s_vec), x, tt, self.t_eps)
+            return x_to_velocity(self.denoise(x, tt, cond, s_vec, y), x, tt, self.t_eps)
 
         return integrate(velocity, noise, st.steps, st.solver, st.shift, callback)

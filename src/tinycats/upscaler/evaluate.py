@@ -42,11 +42,12 @@ class UpEvalConfig:
     fid: bool = True
 
 
-def held_out_faces(root: Path, size: int = 128, margin: float = 1.8) -> np.ndarray:
-    """(N, size, size, 3) uint8: the Oxford test-split cat-face crops."""
+def held_out_faces(root: Path, size: int = 128, margin: float = 1.8
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The Oxford test-split cat-face crops: (N, size, size, 3) uint8 and their breed ids."""
     fc = load_face_crops(root, size, margin)
     keep = (fc.splits == cache.SPLITS.index("test")) & (fc.labels < NUM_BREEDS)
-    return np.asarray(fc.images[keep])
+    return np.asarray(fc.images[keep]), np.asarray(fc.labels[keep])
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -70,9 +71,10 @@ def bicubic_upscale(small: np.ndarray) -> np.ndarray:
     return to_images(up)
 
 
-def model_upscale(model: UpscalerUNet, small: np.ndarray, ecfg: UpEvalConfig,
+def model_upscale(model: UpscalerUNet, small: np.ndarray, labels: np.ndarray, ecfg: UpEvalConfig,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """uint8 images upscaled 2x by the model, in batches; one seeded stream for the run."""
+    """uint8 images upscaled 2x by the model, in batches; one seeded stream for the run.
+    ``labels``: their breed ids (read by a breed-conditioned model)."""
     g = torch.Generator().manual_seed(ecfg.seed)
     dev = next(model.parameters()).device
     solver = as_solver(ecfg.solver)
@@ -80,7 +82,7 @@ def model_upscale(model: UpscalerUNet, small: np.ndarray, ecfg: UpEvalConfig,
     for i in range(0, len(small), ecfg.batch):
         cond = to_tensor(small[i:i + ecfg.batch]).to(dev)
         x = sample_upscale(model, cond, ecfg.steps, ecfg.s, solver, shift=ecfg.shift,
-                           generator=g)
+                           labels=torch.from_numpy(labels[i:i + ecfg.batch]).long(), generator=g)
         out.append(to_images(x))
         if progress:
             progress(min(i + ecfg.batch, len(small)), len(small))
@@ -93,14 +95,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0**2 / np.maximum(err, 1e-10))))
 
 
-def evaluate_upscaler(model: UpscalerUNet, originals: np.ndarray, ecfg: UpEvalConfig,
-                      inception: Inception | None = None,
+def evaluate_upscaler(model: UpscalerUNet, originals: np.ndarray, labels: np.ndarray,
+                      ecfg: UpEvalConfig, inception: Inception | None = None,
                       progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """PSNR (and FID, given ``inception``) of bicubic and of the model against ``originals``
-    (N, S, S, 3) uint8, from their half-size versions."""
+    (N, S, S, 3) uint8 with breed ids ``labels``, from their half-size versions."""
     small = half_size(originals)
-    results = {"bicubic": bicubic_upscale(small), "model": model_upscale(model, small, ecfg,
-                                                                         progress)}
+    results = {"bicubic": bicubic_upscale(small),
+               "model": model_upscale(model, small, labels, ecfg, progress)}
     report: dict[str, Any] = {"n": len(originals), "size": int(originals.shape[1]),
                               "sampler": {"steps": ecfg.steps, "s": ecfg.s,
                                           "solver": ecfg.solver, "shift": ecfg.shift,

@@ -65,6 +65,7 @@ class UpRun:
     opt: torch.optim.AdamW
     progress: loop.Progress = field(default_factory=loop.Progress)
     sized_steps: int | None = None  # the step count a budget_minutes run fixed
+    init_from: str | None = None  # the weights a warm-started run began from
 
     def save(self, path: Path) -> None:
         if self.run.is_main:
@@ -72,17 +73,21 @@ class UpRun:
                 "model": self.model.state_dict(), "ema": self.ema.model.state_dict(),
                 "opt": self.opt.state_dict(), **self.progress.as_dict(),
                 "config": to_dict(self.cfg), "sized_steps": self.sized_steps,
-                "kind": "upscaler"}, path)
+                "init_from": self.init_from, "kind": "upscaler"}, path)
 
     def save_preview(self, data: UpData, path: Path) -> None:
         ema = cast(UpscalerUNet, self.ema.model)
         save_png(preview_grid(ema, self.cfg, data, self.run.dev), path)
 
 
-def build(cfg: UpscalerConfig, run: loop.Setup, log: loop.Log) -> UpRun:
-    """A fresh run: the model, its EMA and optimizer."""
+def build(cfg: UpscalerConfig, run: loop.Setup, log: loop.Log,
+          init_state: dict[str, torch.Tensor] | None = None) -> UpRun:
+    """A fresh run: the model (from ``init_state`` when given), its EMA and optimizer."""
     tc = cfg.train
-    model = UpscalerUNet(cfg.model).to(run.dev)
+    model = UpscalerUNet(cfg.model)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model = model.to(run.dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(tc.betas[0], tc.betas[1]),
                             weight_decay=tc.weight_decay)
     return UpRun(cfg, run, model, maybe_compile(model, tc.compile, run.dev, log),
@@ -98,6 +103,7 @@ def resume(ur: UpRun, last: Path, log: loop.Log) -> None:
     ur.opt.load_state_dict(ck["opt"])
     ur.progress = loop.Progress.from_checkpoint(ck)
     ur.sized_steps = ck.get("sized_steps")
+    ur.init_from = ck.get("init_from")
     log(f"resumed from {last} at step {ur.progress.step}")
 
 
@@ -136,16 +142,20 @@ class UpTrainer(loop.Trainer):
 
 
 def start(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str, resume_run: bool,
-          log: loop.Log) -> UpTrainer:
+          log: loop.Log, init_state: dict[str, torch.Tensor] | None = None,
+          init_from: str | None = None) -> UpTrainer:
     """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run folder
     and say what runs where."""
     tc = cfg.train
     run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
     say = run.main_log(log)
-    ur = build(cfg, run, say)
+    ur = build(cfg, run, say, init_state)
     last = run_dir / "last.pt"
     if resume_run and last.exists():
         resume(ur, last, say)
+    elif init_from is not None:
+        ur.init_from = init_from
+        say(f"warm start: model and EMA begin from {init_from}")
     runlog = loop.open_run(run_dir, cfg, run)
     say(f"upscaler U-Net {count_params(ur.model) / 1e6:.2f}M params on {run.dev} "
         f"x{run.dist.world}; data {len(data.photos)} photos + {len(data.faces)} face crops")
@@ -183,7 +193,7 @@ def finish(tr: UpTrainer, ran: loop.Ran) -> dict[str, Any]:
         "step": p.step, "total_steps": ran.total, "seen": p.seen, "skipped": p.skipped,
         "budget_minutes": tc.budget_minutes, "minutes": round(ran.control.minutes(), 2),
         "params": count_params(ur.model), "photos": len(tr.data.photos),
-        "face_crops": len(tr.data.faces)}
+        "face_crops": len(tr.data.faces), "init_from": ur.init_from}
     if ur.run.is_main:
         summary.update(throughput(ur, tr.use_bf16, ran.img_per_s))
         checkpoint.save_atomic({"model": ur.ema.model.state_dict(), "config": to_dict(ur.cfg),
@@ -197,11 +207,15 @@ def finish(tr: UpTrainer, ran: loop.Ran) -> dict[str, Any]:
 
 
 def train(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str = "auto",
-          resume: bool = True, log: loop.Log = print, stop_after_steps: int | None = None
+          resume: bool = True, log: loop.Log = print, stop_after_steps: int | None = None,
+          init_state: dict[str, torch.Tensor] | None = None, init_from: str | None = None
           ) -> dict[str, Any]:
     """Train (or resume) an upscaler in ``run_dir``; returns a summary dict.
-    ``stop_after_steps`` stops early without changing the schedule (used by resume tests)."""
-    tr = start(cfg, data, run_dir, device=device, resume_run=resume, log=log)
+    ``init_state`` (upscaler/warm_start.py, read from ``init_from``) starts a new run there; a
+    resumed run ignores it. ``stop_after_steps`` stops early without changing the schedule
+    (used by resume tests)."""
+    tr = start(cfg, data, run_dir, device=device, resume_run=resume, log=log,
+               init_state=init_state, init_from=init_from)
     ran = loop.run_steps(tr, loop.Plan.of(cfg.train, tr.state.sized_steps),
                          stop_after_steps=stop_after_steps)
     return finish(tr, ran)
