@@ -55,3 +55,11 @@ export function sampleManifest(): Record<string, unknown> {
     },
   };
 }
+
+/** The sample manifest with an upscaler that takes the breed, as the exporter writes one. */
+export function breedUpscalerManifest(): Record<string, unknown> {
+  const m = sampleManifest() as { models: { upscaler: Record<string, unknown> } };
+  m.models.upscaler.breed = true;
+  m.models.upscaler.inputs = { x: 'x', t: 't', cond: 'cond', s: 's', y: 'y' };
+  return m;
+}

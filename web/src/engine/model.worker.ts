@@ -22,7 +22,8 @@ import type {
 } from './protocol';
 import { generationNoise, randn, splitStream, type GenerationNoise } from './rng';
 import { makeDenoiser, makeUpscaler, runClassifier, type Ort, type Session } from './runner';
-import { CancelledError, networkCalls, oneHot, sample, tile, upscale, type SamplerHooks } from './sampler';
+import { CancelledError, oneHot, tile, type SamplerHooks } from './sampler';
+import { runStages, type StageModels, type StageRun } from './stages';
 
 interface GpuAdapterLike {
   features: { has(name: string): boolean };
@@ -204,47 +205,17 @@ function stageSteps(p: Pipeline, baseSteps: number): Record<Stage, number> {
   return { base: baseSteps, upscale: p.up ? p.up.entry.sampler.default_steps : 0 };
 }
 
-interface StageRun {
-  y: Float32Array;
-  batch: number;
-  steps: number;
-  cfgScale: number;
-  solver: GenerateRequest['solver'];
-  /** hooks of each stage (progress, cancel) */
-  hooks: (stage: Stage) => SamplerHooks;
+/** The pipeline's sessions as the networks of the two stages. */
+function stageModels(p: Pipeline): StageModels {
+  return {
+    gen: { model: makeDenoiser(p.gen.l.ort, p.gen.l.session, p.gen.entry), entry: p.gen.entry },
+    up: p.up && { model: makeUpscaler(p.up.l.ort, p.up.l.session, p.up.entry), entry: p.up.entry },
+  };
 }
 
-/** Both stages on the given draws: the base sample, then (when the pipeline has one) the upscaler
- * on its clipped images. Timings per stage, for the result and for the benchmark. */
-async function runStages(p: Pipeline, noise: GenerationNoise, r: StageRun): Promise<{ images: Float32Array; stages: StageTiming[] }> {
-  const { entry } = p.gen;
-  const yNull = oneHot(entry.classes.length, entry.null_class);
-  const sp = entry.sampler;
-  const t0 = performance.now();
-  const base = await sample(
-    makeDenoiser(p.gen.l.ort, p.gen.l.session, entry),
-    noise.base,
-    r.y,
-    yNull,
-    r.batch,
-    { steps: r.steps, cfgScale: r.cfgScale, solver: r.solver, shift: sp.shift, prediction: entry.prediction, tEps: sp.t_eps },
-    r.hooks('base'),
-  );
-  const stages: StageTiming[] = [{ stage: 'base', ms: performance.now() - t0, calls: networkCalls(r.steps, r.solver) }];
-  if (!p.up) return { images: base, stages };
-  const u = p.up.entry.sampler;
-  const t1 = performance.now();
-  const images = await upscale(
-    makeUpscaler(p.up.l.ort, p.up.l.session, p.up.entry),
-    base,
-    noise.epsC,
-    noise.x0,
-    r.batch,
-    { steps: u.default_steps, solver: u.solver, shift: u.shift, s: u.s, tEps: u.t_eps },
-    r.hooks('upscale'),
-  );
-  stages.push({ stage: 'upscale', ms: performance.now() - t1, calls: networkCalls(u.default_steps, u.solver) });
-  return { images, stages };
+/** Both stages on the given draws (engine/stages.ts). */
+function runPipeline(p: Pipeline, noise: GenerationNoise, r: StageRun): Promise<{ images: Float32Array; stages: StageTiming[] }> {
+  return runStages(stageModels(p), noise, r);
 }
 
 async function generate(req: GenerateRequest): Promise<GenerateResult> {
@@ -269,7 +240,7 @@ async function generate(req: GenerateRequest): Promise<GenerateResult> {
     },
   });
   const t0 = performance.now();
-  const { images, stages } = await runStages(p, noise, { y: req.y, batch: req.batch, steps: req.steps, cfgScale: req.cfgScale, solver: req.solver, hooks });
+  const { images, stages } = await runPipeline(p, noise, { y: req.y, batch: req.batch, steps: req.steps, cfgScale: req.cfgScale, solver: req.solver, hooks });
   return { images, size, ms: performance.now() - t0, calls: stages.reduce((a, st) => a + st.calls, 0), stages };
 }
 
@@ -297,7 +268,7 @@ async function bench(req: BenchRequest): Promise<BenchResult> {
     const r = { y, batch: req.batch, steps: sp.default_steps, cfgScale: sp.default_cfg_scale, solver: sp.solver, hooks: () => ({ shouldStop: () => cancelled.has(req.id) }) };
     let seed = 0;
     run = async () => {
-      const { stages } = await runStages(p, generationNoise(seed++, req.batch, size, upSize), r);
+      const { stages } = await runPipeline(p, generationNoise(seed++, req.batch, size, upSize), r);
       return p.up ? stages[0]!.ms : undefined;
     };
     unit = `generate ${req.batch} ${size}x${size} image(s): ${sp.default_steps} ${sp.solver} steps, guidance ${sp.default_cfg_scale}`;
