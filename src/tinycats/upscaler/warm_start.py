@@ -1,6 +1,7 @@
 """Warm start for the upscaler: a run that begins from trained weights (an exported
 ``upscaler-fp32.onnx``, read back as training/onnx_weights.py says, or an ``ema.pt``):
-``tinycats train upscaler -c configs/upscaler-breed.yaml --init-from upscaler-fp32.onnx``.
+``tinycats train upscaler -c <recipe> --init-from upscaler-fp32.onnx`` fine-tunes the shipped
+upscaler with that recipe's schedule.
 
 The recipe may add breed conditioning to weights trained without it: the new breed table starts
 at zero, so the run begins exactly where the given model is (its embedding gains nothing from
