@@ -283,7 +283,9 @@ def test_speed_table_adds_cli_rows_names_the_machine_and_flags_stale_files() -> 
 # -- provenance --------------------------------------------------------------------------------
 def test_upscaler_table_bicubic_against_the_model_on_real_and_generated_cats() -> None:
     real = {"n": 631, "sampler": {"steps": 4, "s": 0.05, "solver": "heun"},
-            "bicubic": {"psnr_db": 27.1234, "fid": 80.04},
+            "original": {"classifier": {"mean": 0.848, "min": 0.72}},
+            "bicubic": {"psnr_db": 27.1234, "fid": 80.04,
+                        "classifier": {"mean": 0.827, "min": 0.65}},
             "model": {"psnr_db": 26.5, "fid": 40.0}}
     figs = {"classifier": {"mean": 0.7, "min": 0.4}, "fid": 150.0, "kid": 0.1,
             "judge": {"on_samples": {"mean": 0.72, "min": 0.38}}}
@@ -294,10 +296,13 @@ def test_upscaler_table_bicubic_against_the_model_on_real_and_generated_cats() -
                             rp.Measured("cascade.json", cascade, "2026-12-06", MACHINE)],
                            {"models": {"upscaler": {"model": {"params": 1668660}}}})
     rows = rows_of(md)
-    assert rows[0] == ["real test faces, 64 px → 128 px, bicubic", "27.12", "80.0", "", "", ""]
-    assert rows[1][:3] == ["real test faces, 64 px → 128 px, upscaler", "26.50", "40.0"]
-    assert rows[2][2:] == ["150.0", "0.100", "70.0% / 40.0%", "72.0% / 38.0%"]
-    assert rows[3][0].endswith("upscaler") and rows[3][2] == "90.0"
+    assert rows[0] == ["real test faces, the 128 px originals", "", "", "", "84.8% / 72.0%", ""]
+    assert rows[1] == ["real test faces, 64 px → 128 px, bicubic", "27.12", "80.0", "",
+                       "82.7% / 65.0%", ""]
+    assert rows[2][:3] == ["real test faces, 64 px → 128 px, upscaler", "26.50", "40.0"]
+    assert rows[2][4] == ""  # not measured: left blank, not invented
+    assert rows[3][2:] == ["150.0", "0.100", "70.0% / 40.0%", "72.0% / 38.0%"]
+    assert rows[4][0].endswith("upscaler") and rows[4][2] == "90.0"
     assert "1.67M parameters" in md and "2026-12-06, " + MACHINE in md
     assert "73.5% / 38.3% breed accuracy" in md and "tinycats eval cascade" in md
     assert rp.upscaler_table([]).startswith("**Upscaler**: no upscaler figures")

@@ -198,3 +198,29 @@ def test_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert loaded == cfg
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0, msg=name)
+
+
+def test_eval_measures_the_breed_on_originals_and_both_upscalings() -> None:
+    """With a breed judge, each set (originals, bicubic, model) is judged on its own images:
+    here a judge that reads the breed from an image's grey level, on flat faces of every breed
+    at their own level, and an untouched model (its output is the bicubic image)."""
+    from tinycats.upscaler.evaluate import BreedJudge, UpEvalConfig, evaluate_upscaler
+
+    labels = np.arange(24) % 12
+    originals = np.repeat((labels * 20 + 10).astype(np.uint8), 64 * 64 * 3).reshape(24, 64, 64, 3)
+    seen: list[int] = []
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        seen.append(len(images))
+        return (images.reshape(len(images), -1).mean(1) // 20).astype(np.int64)
+
+    model = UpscalerUNet(TINY).eval()
+    rep = evaluate_upscaler(model, originals, labels, UpEvalConfig(steps=1, batch=8),
+                            judge=BreedJudge(predict, other_id=12))
+    assert seen == [24, 24, 24]
+    for name in ("original", "bicubic", "model"):
+        assert rep[name]["classifier"]["mean"] == 1.0, name
+    assert "fid" not in rep["model"]
+    shifted = evaluate_upscaler(model, originals, (labels + 1) % 12, UpEvalConfig(steps=1),
+                                judge=BreedJudge(predict, other_id=12))
+    assert shifted["original"]["classifier"]["mean"] == 0.0

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from tinycats.config import to_dict
 from tinycats.export import manifest as mf
@@ -211,6 +212,19 @@ def test_eval_upscaler_stores_its_figures_only_for_the_exported_weights(
     figures = json.loads(report.read_text())
     assert stored == {**figures, "measured_by": "tinycats eval upscaler"}
     assert figures["n"] == 2 and {"psnr_db", "fid"} <= set(figures["model"])
+
+    # the exported file itself, read back with its recipe: the same figures as its checkpoint
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(to_dict(cfg)))
+    again = tmp_path / "again.json"
+    r = cli(*args, "--checkpoint", str(models / "upscaler-fp32.onnx"), "-c", str(recipe),
+            "--report", str(again))
+    assert r.code == 0, r.err
+    assert json.loads(again.read_text())["model"]["psnr_db"] == figures["model"]["psnr_db"]
+    other = tmp_path / "other.onnx"
+    other.write_bytes((models / "upscaler-fp32.onnx").read_bytes() + b"\0")
+    r = cli(*args, "--checkpoint", str(other), "-c", str(recipe))
+    assert r.code != 0 and "not the fp32 file" in r.err and "Traceback" not in r.err
 
 
 @pytest.fixture(scope="module")

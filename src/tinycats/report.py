@@ -625,11 +625,14 @@ def upscaler_rows(real: dict[str, Any] | None, cascade: dict[str, Any] | None
                   ) -> list[list[str]]:
     """Real test faces (downscaled and upscaled back) and generated cats, bicubic vs model."""
     rows = []
+    if real and "original" in real:  # the breed accuracy the upscalings are measured against
+        rows.append(["real test faces, the 128 px originals", "", "", "",
+                     mean_min(real["original"].get("classifier")), ""])
     for key, name in (("bicubic", "bicubic"), ("model", "upscaler")):
         if real and key in real:
             r = real[key]
             rows.append([f"real test faces, 64 px → 128 px, {name}", num(r.get("psnr_db"), 2),
-                         num(r.get("fid"), 1), "", "", ""])
+                         num(r.get("fid"), 1), "", mean_min(r.get("classifier")), ""])
     for key in ("bicubic", "upscaler"):
         if cascade and key in cascade:
             c = cascade[key]

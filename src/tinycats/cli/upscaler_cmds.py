@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tinycats.cli import common
 from tinycats.cli.common import console
 from tinycats.errors import TinycatsError
+
+if TYPE_CHECKING:
+    from tinycats.upscaler.config import UpscalerConfig
+    from tinycats.upscaler.evaluate import BreedJudge
+    from tinycats.upscaler.model import UpscalerUNet
 
 DEFAULT_CONFIG = "configs/upscaler.yaml"
 
@@ -60,7 +65,12 @@ def train_upscaler(
 
 def eval_upscaler(
     checkpoint: Annotated[Path | None, typer.Option(
-        help="ema.pt or last.pt (default: <data>/runs/upscaler/ema.pt).")] = None,
+        help="ema.pt, last.pt, or an exported upscaler-fp32.onnx (e.g. the shipped one, read"
+             " back with the recipe's architecture) (default: <data>/runs/upscaler/ema.pt).")
+                                 ] = None,
+    config: Annotated[Path, typer.Option(
+        "--config", "-c", help="With an .onnx checkpoint: the recipe whose architecture and "
+        "sampler it has.")] = Path(DEFAULT_CONFIG),
     data_dir: common.DataDirOpt = None,
     steps: Annotated[int | None, typer.Option(help="Sampler steps (default: the recipe's).")
                      ] = None,
@@ -96,19 +106,52 @@ def eval_upscaler(
     manifest = common.models_folder(model_dir) / "manifest.json"
     if update_manifest:  # refused before the slow part, not after it
         _check_exported(weights, manifest, with_fid)
-    model, cfg = load_upscaler(weights)
+    model, cfg = (_from_export(weights, config) if weights.suffix == ".onnx"
+                  else load_upscaler(weights))
     sc = cfg.sampler
     ecfg = UpEvalConfig(steps=steps or sc.steps, s=sc.s if s is None else s,
                         solver=solver or sc.solver, shift=sc.shift, fid=with_fid)
     originals, labels = held_out_faces(root, cfg.data.size, cfg.data.face_margin)
     figures = evaluate_upscaler(model, originals[:limit], labels[:limit], ecfg,
-                                Inception() if with_fid else None)
+                                Inception() if with_fid else None,
+                                judge=_shipped_classifier(manifest.parent))
     console.print(json.dumps(figures, indent=2))
     if report is not None:
         common.write_json(report, figures)
     if update_manifest:
         common.store_metrics(manifest, "upscaler", manifest_metrics(figures))
         console.print(f"figures stored in {manifest}")
+
+
+def _from_export(path: Path, config: Path) -> tuple[UpscalerUNet, UpscalerConfig]:
+    """The upscaler in an exported fp32 file, with the recipe's architecture (and the file's
+    breed input), checked against the file (upscaler/warm_start.py)."""
+    from dataclasses import replace
+
+    from tinycats.training.onnx_weights import input_names
+    from tinycats.upscaler.config import UpscalerConfig
+    from tinycats.upscaler.model import UpscalerUNet
+    from tinycats.upscaler.warm_start import load_init_state
+
+    cfg = common.load_recipe(UpscalerConfig, config)
+    cfg = replace(cfg, model=replace(cfg.model, breed="y" in input_names(path)))
+    model = UpscalerUNet(cfg.model)
+    model.load_state_dict(load_init_state(path, cfg.model))
+    return model.eval(), cfg
+
+
+def _shipped_classifier(model_dir: Path) -> BreedJudge | None:
+    """The classifier of ``model_dir`` as the breed judge (None when it has none)."""
+    from tinycats.export import manifest as mf
+    from tinycats.runtime.classify import Classifier
+    from tinycats.upscaler.evaluate import BreedJudge
+
+    path = model_dir / "manifest.json"
+    if not path.exists() or "classifier" not in mf.load(path).get("models", {}):
+        console.print(f"{model_dir} has no classifier: breed accuracy is not measured")
+        return None
+    clf = Classifier(path)
+    return BreedJudge(lambda images: clf.predict(images).argmax(1), clf.other_id)
 
 
 def _check_exported(weights: Path, manifest: Path, with_fid: bool) -> None:
@@ -120,6 +163,11 @@ def _check_exported(weights: Path, manifest: Path, with_fid: bool) -> None:
     if not with_fid:
         raise TinycatsError("--update-manifest needs FID: leave out --no-fid")
     entry = mf.model_entry(mf.load(manifest), "upscaler")
+    if weights.suffix == ".onnx":  # an export: it must be the very file the manifest lists
+        if mf.sha256_file(weights) != entry.get("files", {}).get("fp32", {}).get("sha256"):
+            raise TinycatsError(f"{weights} is not the fp32 file {manifest} lists: "
+                                "leave out --update-manifest")
+        return
     exported = entry.get("training", {}).get("steps")
     step = checkpoint.load(weights, map_location="cpu").get("step")
     if step is None or step != exported:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache
-from tinycats.generator.evaluate import Inception, fid
+from tinycats.generator.evaluate import Inception, classifier_figures, fid
 from tinycats.generator.face_crops import load_face_crops
 from tinycats.grid import to_uint8
 from tinycats.upscaler.degrade import downscale
@@ -95,11 +95,23 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0**2 / np.maximum(err, 1e-10))))
 
 
+@dataclass
+class BreedJudge:
+    """The shipped classifier as the evaluation uses it: ``predict`` maps (N, S, S, 3) uint8
+    images to class ids, ``other_id`` is its "not a cat" class."""
+    predict: Callable[[np.ndarray], np.ndarray]
+    other_id: int
+
+
 def evaluate_upscaler(model: UpscalerUNet, originals: np.ndarray, labels: np.ndarray,
                       ecfg: UpEvalConfig, inception: Inception | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                      progress: Callable[[int, int], None] | None = None,
+                      judge: BreedJudge | None = None) -> dict[str, Any]:
     """PSNR (and FID, given ``inception``) of bicubic and of the model against ``originals``
-    (N, S, S, 3) uint8 with breed ids ``labels``, from their half-size versions."""
+    (N, S, S, 3) uint8 with breed ids ``labels``, from their half-size versions. Given
+    ``judge``, also its breed accuracy on the originals and on both upscalings: whether the
+    upscaler keeps the breed of a real cat (``tinycats eval cascade`` asks it of generated
+    ones)."""
     small = half_size(originals)
     results = {"bicubic": bicubic_upscale(small),
                "model": model_upscale(model, small, labels, ecfg, progress)}
@@ -112,6 +124,10 @@ def evaluate_upscaler(model: UpscalerUNet, originals: np.ndarray, labels: np.nda
         report[name] = {"psnr_db": round(psnr(images, originals), 3)}
         if inception is not None and ref is not None:
             report[name]["fid"] = round(fid(inception.features(images), ref), 2)
+    if judge is not None:
+        for name, images in {"original": originals, **results}.items():
+            report.setdefault(name, {})["classifier"] = classifier_figures(
+                judge.predict(images), labels, judge.other_id)
     return report
 
 
