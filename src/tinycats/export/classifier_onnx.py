@@ -62,8 +62,9 @@ def export_fp32(model: EfficientNetLite, input_size: int, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1, max=1024)
     with torch.no_grad():
-        prog = torch.onnx.export(wrapper, (dummy,), dynamo=True, external_data=False,
-                                 input_names=["image"], output_names=["probs", "cam"],
+        prog = torch.onnx.export(wrapper, (dummy,), dynamo=True, verbose=False,
+                                 external_data=False, input_names=["image"],
+                                 output_names=["probs", "cam"],
                                  dynamic_shapes={"image": {0: batch}}, opset_version=OPSET)
     if prog is None:
         raise ExportError("torch.onnx.export returned nothing")

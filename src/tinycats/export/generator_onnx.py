@@ -44,7 +44,7 @@ def export_fp32(model: TinyDiT, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        prog = torch.onnx.export(model, args, dynamo=True, external_data=False,
+        prog = torch.onnx.export(model, args, dynamo=True, verbose=False, external_data=False,
                                  input_names=["x", "t", "y"], output_names=["out"],
                                  dynamic_shapes={"x": {0: batch}, "t": {0: batch},
                                                  "y": {0: batch}},

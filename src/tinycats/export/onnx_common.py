@@ -3,6 +3,7 @@ generator's fixed parity input (used by its export and by its int8 rebuild)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ OPSET = 20  # what onnxruntime-web 1.30 loads
 
 class ExportError(TinycatsError):
     """A checkpoint, variant or setting the export refuses: one clear line, no trace."""
+
+
+# torch's exporter warns once per torchvision operator it cannot register; tinycats exports none,
+# so on a machine without torchvision those lines would only alarm whoever runs an export.
+logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
 def check_sampler_basics(sampler: dict[str, Any], keys: dict[str, str], what: str = "") -> None:

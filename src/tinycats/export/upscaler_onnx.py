@@ -78,8 +78,8 @@ def export_fp32(model: UpscalerUNet, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        prog = torch.onnx.export(_Graph(model), args, dynamo=True, external_data=False,
-                                 input_names=names, output_names=["out"],
+        prog = torch.onnx.export(_Graph(model), args, dynamo=True, verbose=False,
+                                 external_data=False, input_names=names, output_names=["out"],
                                  dynamic_shapes={n: {0: batch} for n in names},
                                  opset_version=OPSET)
     if prog is None:
