@@ -98,3 +98,23 @@ def test_a_run_begins_from_the_checkpoint_it_is_given(tmp_path: Path) -> None:
     # one step at a vanishing rate: still the given weights (a fresh init would be far off)
     torch.testing.assert_close(call(after, torch.eye(BREED.num_classes)[[0, 1]]),
                                call(base, None), rtol=0, atol=1e-5)
+
+
+def test_the_cli_reads_init_from_only_for_a_new_run(tmp_path: Path) -> None:
+    """``--init-from`` starts a new run; a run folder with a ``last.pt`` resumes instead (its
+    checkpoint already continues from the weights), unless ``--fresh``."""
+    from tinycats.cli.common import warm_start
+
+    read: list[Path] = []
+
+    def load(path: Path) -> dict[str, torch.Tensor]:
+        read.append(path)
+        return {"w": torch.ones(1)}
+
+    weights = tmp_path / "upscaler-fp32.onnx"
+    assert warm_start(None, tmp_path, False, load) is None
+    assert warm_start(weights, tmp_path, False, load) == {"w": torch.ones(1)}
+    (tmp_path / "last.pt").write_bytes(b"")
+    assert warm_start(weights, tmp_path, False, load) is None
+    assert warm_start(weights, tmp_path, True, load) is not None
+    assert read == [weights, weights]

@@ -112,6 +112,20 @@ def load_recipe(cls: type[R], config: Path, train_overrides: Mapping[str, object
     return replace_train(recipe, **train_overrides) if train_overrides else recipe
 
 
+def warm_start(init_from: Path | None, run_dir: Path, fresh: bool,
+               load: Callable[[Path], dict[str, Any]]) -> dict[str, Any] | None:
+    """The weights ``--init-from`` names, read by ``load`` (a model's warm_start.load_init_state)
+    for a new run; None when there are none or when the run resumes its own ``last.pt``."""
+    if init_from is None:
+        return None
+    if not fresh and (run_dir / "last.pt").exists():
+        console.print(f"{run_dir / 'last.pt'} exists: resuming it, --init-from is not read "
+                      "(add --fresh to start over from it)")
+        return None
+    console.print(f"reading the starting weights from {init_from} (checked against it)")
+    return load(init_from)
+
+
 # ---- where runs, models and reports are ----------------------------------------------------
 
 def in_checkout(path: Path) -> Path:

@@ -78,15 +78,10 @@ def train_generator(
     _face_crops_with_progress(root, cfg.data.size, cfg.data.crop_spec())
     data = load_gen_data(root, cfg.data)
     out = common.run_folder(root, cfg.name, run_dir)
-    init_state = None
-    if init_from is not None and (fresh or not (out / "last.pt").exists()):
-        from tinycats.generator.warm_start import load_init_state
+    from tinycats.generator.warm_start import load_init_state
 
-        console.print(f"reading the starting weights from {init_from} (checked against it)")
-        init_state = load_init_state(init_from, cfg.model)
-    elif init_from is not None:
-        console.print(f"{out / 'last.pt'} exists: resuming it, --init-from is not read "
-                      "(add --fresh to start over from it)")
+    init_state = common.warm_start(init_from, out, fresh,
+                                   lambda path: load_init_state(path, cfg.model))
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
                     init_state=init_state,
                     init_from=None if init_from is None else str(init_from),

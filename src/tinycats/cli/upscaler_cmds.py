@@ -49,15 +49,10 @@ def train_upscaler(
     root = common.resolve_data_dir(data_dir)
     data = load_upscaler_data(root, cfg.data, log=console.print)
     out = common.run_folder(root, cfg.name, run_dir)
-    init_state = None
-    if init_from is not None and (fresh or not (out / "last.pt").exists()):
-        from tinycats.upscaler.warm_start import load_init_state
+    from tinycats.upscaler.warm_start import load_init_state
 
-        console.print(f"reading the starting weights from {init_from} (checked against it)")
-        init_state = load_init_state(init_from, cfg.model)
-    elif init_from is not None:
-        console.print(f"{out / 'last.pt'} exists: resuming it, --init-from is not read "
-                      "(add --fresh to start over from it)")
+    init_state = common.warm_start(init_from, out, fresh,
+                                   lambda path: load_init_state(path, cfg.model))
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
                     init_state=init_state, init_from=None if init_from is None else str(init_from))
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
