@@ -42,21 +42,30 @@ def live(model: torch.nn.Module) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[UpscalerUNet, Path]:
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("cascade")
+def export_pair(d: Path, up_cfg: UpscalerConfig, variants: tuple[str, ...],
+                breeds_apart: bool = False) -> tuple[UpscalerUNet, Path]:
+    """The tiny generator and an upscaler of ``up_cfg``, live weights, exported into d/models;
+    ``breeds_apart``: the breed rows far apart, so a wrong or missing y shows in the output."""
     gen = live(TinyDiT(GEN))
     save_atomic({"model": gen.state_dict(), "config": to_dict(GeneratorConfig(name="tiny",
                                                                               model=GEN)),
                  "step": 0}, d / "gen.pt")
     export_generator(d / "gen.pt", d / "models", variants=("fp32",))
-    up = live(UpscalerUNet(UP))
+    up = live(UpscalerUNet(up_cfg.model))
+    if breeds_apart:
+        with torch.no_grad():
+            up.class_table.copy_(torch.randn_like(up.class_table))  # type: ignore[union-attr]
+    save_atomic({"model": up.state_dict(), "config": to_dict(up_cfg), "step": 5}, d / "up.pt")
+    export_upscaler(d / "up.pt", d / "models", variants=variants)
+    return up, d / "models" / "manifest.json"  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[UpscalerUNet, Path]:
+    torch.manual_seed(0)
     cfg = UpscalerConfig(model=UP)
     cfg.sampler.steps = 3
-    save_atomic({"model": up.state_dict(), "config": to_dict(cfg), "step": 5}, d / "up.pt")
-    export_upscaler(d / "up.pt", d / "models", variants=("fp32", "fp16"))
-    return up, d / "models" / "manifest.json"  # type: ignore[return-value]
+    return export_pair(tmp_path_factory.mktemp("cascade"), cfg, ("fp32", "fp16"))
 
 
 def test_export_adds_the_stage_to_the_manifest(pair: tuple[UpscalerUNet, Path]) -> None:
@@ -233,20 +242,10 @@ def breed_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[UpscalerUNet, 
     import dataclasses
 
     torch.manual_seed(1)
-    d = tmp_path_factory.mktemp("breed-cascade")
-    gen = live(TinyDiT(GEN))
-    save_atomic({"model": gen.state_dict(), "config": to_dict(GeneratorConfig(name="tiny",
-                                                                              model=GEN)),
-                 "step": 0}, d / "gen.pt")
-    export_generator(d / "gen.pt", d / "models", variants=("fp32",))
     cfg = UpscalerConfig(model=dataclasses.replace(UP, breed=True))
     cfg.sampler.steps = 2
-    up = live(UpscalerUNet(cfg.model))
-    with torch.no_grad():  # breeds far apart: a wrong or missing y shows in the output
-        up.class_table.copy_(torch.randn_like(up.class_table))  # type: ignore[union-attr]
-    save_atomic({"model": up.state_dict(), "config": to_dict(cfg), "step": 5}, d / "up.pt")
-    export_upscaler(d / "up.pt", d / "models", variants=("fp32",))
-    return up, d / "models" / "manifest.json"  # type: ignore[return-value]
+    return export_pair(tmp_path_factory.mktemp("breed-cascade"), cfg, ("fp32",),
+                       breeds_apart=True)
 
 
 def test_a_breed_upscaler_gets_the_generators_class_weights(

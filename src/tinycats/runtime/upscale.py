@@ -88,11 +88,15 @@ class Upscaler:
                  self.names["cond"]: cond.astype(np.float32),
                  self.names["s"]: s.astype(np.float32)}
         if self.breed:
-            if y is None or y.shape[0] != x.shape[0]:
-                raise GenerateInputError("this upscaler takes the breed: pass the class weights "
-                                         "the generator got, one row per cat")
-            feeds[self.names["y"]] = y.astype(np.float32)
+            feeds[self.names["y"]] = self._breed_rows(y, x.shape[0])
         return np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float32)
+
+    def _breed_rows(self, y: np.ndarray | None, b: int) -> np.ndarray:
+        """``y`` as the network's class-weight input: one float32 row per cat."""
+        if y is None or y.shape[0] != b:
+            raise GenerateInputError("this upscaler takes the breed: pass the class weights "
+                                     "the generator got, one row per cat")
+        return y.astype(np.float32, copy=False)
 
     def upscale(self, images: np.ndarray, eps_c: np.ndarray, noise: np.ndarray,
                 y: np.ndarray | None = None, *, steps: int | None = None, s: float | None = None,
@@ -105,6 +109,8 @@ class Upscaler:
         if images.shape[1:] != (self.channels, self.cond_size, self.cond_size):
             raise GenerateInputError(f"the upscaler takes {self.cond_size} px images, got "
                                      f"shape {images.shape}")
+        if self.breed:  # converted once; each network call then feeds these rows as they are
+            y = self._breed_rows(y, b)
         cond = (images + np.float32(st.s) * eps_c).astype(np.float32)
         s_vec = np.full((b,), st.s, dtype=np.float32)
 
