@@ -14,6 +14,7 @@ from tinycats.errors import TinycatsError
 
 if TYPE_CHECKING:
     from tinycats.upscaler.config import UpscalerConfig
+    from tinycats.upscaler.data import UpData, UpDataConfig
     from tinycats.upscaler.evaluate import BreedJudge
     from tinycats.upscaler.model import UpscalerUNet
 
@@ -23,6 +24,20 @@ DEFAULT_CONFIG = "configs/upscaler.yaml"
 def _weights(checkpoint: Path | None, root: Path) -> Path:
     """``--checkpoint``, else the EMA weights ``train upscaler`` leaves in its run folder."""
     return checkpoint or common.run_folder(root, "upscaler") / "ema.pt"
+
+
+def _training_data(root: Path, cfg: UpDataConfig) -> UpData:
+    """The recipe's data; re-drawn conditions (``data.regen_fraction``) come from the generator
+    the app ships with, computed once behind a progress bar."""
+    from tinycats.upscaler.data import load_upscaler_data
+
+    if cfg.regen_fraction <= 0:
+        return load_upscaler_data(root, cfg, log=console.print)
+    with common.progress_bar("re-drawing faces with the generator", None) as bar:
+        task = bar.task_ids[0]
+        return load_upscaler_data(root, cfg, log=console.print,
+                                  generator=common.models_folder(None) / "manifest.json",
+                                  progress=lambda i, n: bar.update(task, completed=i, total=n))
 
 
 def train_upscaler(
@@ -41,13 +56,12 @@ def train_upscaler(
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.upscaler.config import UpscalerConfig
-    from tinycats.upscaler.data import load_upscaler_data
     from tinycats.upscaler.train import train
 
     cfg = common.load_recipe(UpscalerConfig, config,
                              common.schedule_overrides(steps, budget_minutes, max_minutes))
     root = common.resolve_data_dir(data_dir)
-    data = load_upscaler_data(root, cfg.data, log=console.print)
+    data = _training_data(root, cfg.data)
     out = common.run_folder(root, cfg.name, run_dir)
     from tinycats.upscaler.warm_start import load_init_state
 
@@ -247,8 +261,31 @@ def export_upscaler_cmd(
     common.print_export(entry, dest)
 
 
+def pack_upscaler(
+    out: Annotated[Path, typer.Option(help="New data folder to write (replaced if present).")],
+    config: common.RecipeOpt = Path(DEFAULT_CONFIG),
+    data_dir: common.DataDirOpt = None,
+    jpeg_quality: Annotated[int, typer.Option(
+        min=1, max=100, help="JPEG quality of the packed images.")] = 95,
+    max_mb: Annotated[float | None, typer.Option(
+        help="Refuse a pack larger than this many MB (a device's or upload's limit)."
+    )] = None,
+) -> None:
+    """Write a compact data folder with only what upscaler training reads (for a GPU box)."""
+    from tinycats.upscaler.config import UpscalerConfig
+    from tinycats.upscaler.pack import pack_upscaler_data
+
+    cfg = common.load_recipe(UpscalerConfig, config)
+    total = pack_upscaler_data(common.resolve_data_dir(data_dir), out, cfg.data, jpeg_quality)
+    if max_mb is not None and total > max_mb * 1e6:
+        raise TinycatsError(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb "
+                            f"{max_mb:g}: use a lower --jpeg-quality")
+    console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
+
+
 register = common.registrar({
     "train": {"upscaler": train_upscaler},
+    "data": {"pack-upscaler": pack_upscaler},
     "eval": {"upscaler": eval_upscaler, "cascade": eval_cascade},
     "export": {"upscaler": export_upscaler_cmd},
 })

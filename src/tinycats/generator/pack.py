@@ -24,8 +24,9 @@ from tinycats.data.sources import Source, load_registry, register
 from tinycats.generator.crops import Crop, load_cropped_oxford
 
 
-def _write(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
-           names: list[str], manifest: dict[str, object], jpeg_quality: int | None) -> None:
+def write_set(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
+              names: list[str], manifest: dict[str, object], jpeg_quality: int | None) -> None:
+    """One cache folder of a pack, in the normal layout (data/cache.py reads it)."""
     dst.mkdir(parents=True, exist_ok=True)
     if jpeg_quality is None:
         np.save(dst / "images.npy", images)
@@ -52,7 +53,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     if crop.kind != "centre":
         man["crop"] = crop.record()
     names = [n for n, k in zip(ox.names, keep, strict=True) if k]
-    _write(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
+    write_set(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
            ox.splits[keep], names, man, jpeg_quality)
     register(out, Source("oxford", "oxford", "(packed)"))
     for src in load_registry(root).values():
@@ -62,7 +63,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
         n = min(any_cat_limit, len(cs.labels))
         m = json.loads((cache.cache_path(root, src.name, size) / "manifest.json").read_text())
         m.update({"packed": f"first {n} images", "count": n})
-        _write(cache.cache_path(out, src.name, size), np.asarray(cs.images[:n]),
+        write_set(cache.cache_path(out, src.name, size), np.asarray(cs.images[:n]),
                cs.labels[:n], cs.splits[:n], cs.names[:n], m, jpeg_quality)
         register(out, Source(src.name, "folder", "(packed)", "any_cat", src.max_size))
         break
