@@ -13,7 +13,7 @@ sharpening it.
 
 Computed once with ONNX Runtime (the same generator file and sampler the app runs) and kept in
 ``<data>/cache/upscaler-regen/<key>.npy``, the key naming the generator file, the faces and the
-starts; about 0.2 s per condition on a 2-core CPU.
+starts: 5 minutes for the 730 face crops x 6 starts on a 2-vCPU AMD EPYC (AVX2).
 """
 
 from __future__ import annotations
