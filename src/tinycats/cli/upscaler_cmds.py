@@ -14,7 +14,6 @@ from tinycats.errors import TinycatsError
 
 if TYPE_CHECKING:
     from tinycats.upscaler.config import UpscalerConfig
-    from tinycats.upscaler.data import UpData, UpDataConfig
     from tinycats.upscaler.evaluate import BreedJudge
     from tinycats.upscaler.model import UpscalerUNet
 
@@ -24,20 +23,6 @@ DEFAULT_CONFIG = "configs/upscaler.yaml"
 def _weights(checkpoint: Path | None, root: Path) -> Path:
     """``--checkpoint``, else the EMA weights ``train upscaler`` leaves in its run folder."""
     return checkpoint or common.run_folder(root, "upscaler") / "ema.pt"
-
-
-def _training_data(root: Path, cfg: UpDataConfig) -> UpData:
-    """The recipe's data; re-drawn conditions (``data.regen_fraction``) come from the generator
-    the app ships with, computed once behind a progress bar."""
-    from tinycats.upscaler.data import load_upscaler_data
-
-    if cfg.regen_fraction <= 0:
-        return load_upscaler_data(root, cfg, log=console.print)
-    with common.progress_bar("re-drawing faces with the generator", None) as bar:
-        task = bar.task_ids[0]
-        return load_upscaler_data(root, cfg, log=console.print,
-                                  generator=common.models_folder(None) / "manifest.json",
-                                  progress=lambda i, n: bar.update(task, completed=i, total=n))
 
 
 def train_upscaler(
@@ -56,12 +41,13 @@ def train_upscaler(
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.upscaler.config import UpscalerConfig
+    from tinycats.upscaler.data import load_upscaler_data
     from tinycats.upscaler.train import train
 
     cfg = common.load_recipe(UpscalerConfig, config,
                              common.schedule_overrides(steps, budget_minutes, max_minutes))
     root = common.resolve_data_dir(data_dir)
-    data = _training_data(root, cfg.data)
+    data = load_upscaler_data(root, cfg.data, log=console.print)
     out = common.run_folder(root, cfg.name, run_dir)
     from tinycats.upscaler.warm_start import load_init_state
 

@@ -66,16 +66,14 @@ Velocity = Callable[[np.ndarray, float], np.ndarray]
 
 
 def integrate(velocity: Velocity, noise: np.ndarray, steps: int, solver: str, shift: float,
-              callback: Callable[[int, int, np.ndarray], None] | None = None, *,
-              start: int = 0) -> np.ndarray:
+              callback: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
     """Euler or Heun from ``noise`` (t=0) to images (t=1) over the (shifted) grid; returns
     (B, C, S, S) clipped to [-1, 1]. ``velocity(x, t)`` is the model's (guided) velocity; both
-    stages, the generator and the upscaler, run through here. ``start`` > 0 begins at grid
-    point ``start`` with ``noise`` already at that time (the rest of the trajectory: SDEdit's
-    partial re-generation). Raises SampleError as soon as a step yields NaN or inf."""
+    stages, the generator and the upscaler, run through here. Raises SampleError as soon as a
+    step yields NaN or inf."""
     ts = time_grid(steps, shift)
     x: np.ndarray = noise.astype(np.float32)
-    for i in range(start, steps):
+    for i in range(steps):
         t0, t1 = ts[i], ts[i + 1]
         dt = np.float32(t1 - t0)
         v1 = velocity(x, t0)

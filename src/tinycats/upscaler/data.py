@@ -8,9 +8,8 @@ reference and is refused here):
   side, resized to ``size``: fur, eyes and backgrounds at several scales. Why ``crop_min`` 0.5 at
   256 px: a smaller square would be upsampled to 128 px, and a blurry target teaches blur;
 - the cat-face crops at ``size`` (generator/face_crops.py), framed like the base generator's
-  training images, so the upscaler also sees what it will be given. With ``regen_fraction`` > 0,
-  that share of the face crops gets a condition re-drawn by the shipped generator instead of a
-  degraded one (upscaler/regen.py): the base model's own texture, with the real face as target.
+  training images, so the upscaler also sees what it will be given (a data pack holds them cut
+  already: upscaler/pack.py).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from tinycats.breeds import NUM_BREEDS
 from tinycats.config import ConfigError
 from tinycats.data import cache
 from tinycats.generator.crops import Crop, load_cropped_oxford
-from tinycats.upscaler.degrade import DegradeConfig, add_noise, degrade
+from tinycats.upscaler.degrade import DegradeConfig, degrade
 
 
 @dataclass
@@ -44,11 +43,6 @@ class UpDataConfig:
     face_fraction: float = 0.5
     face_margin: float = 1.8
     hflip: bool = True
-    #: share of the face crops whose condition is re-drawn by the generator (upscaler/regen.py),
-    #: and the generator sampler's grid points it re-draws from (one condition per entry; a
-    #: repeated point gets fresh noise). 6..8 of the 10-step default grid keep the photo's layout
-    regen_fraction: float = 0.0
-    regen_starts: list[int] = field(default_factory=lambda: [6, 7, 8])
 
 
 @dataclass
@@ -57,8 +51,6 @@ class UpData:
     photo_labels: torch.Tensor  # (N,) int64 breed ids
     faces: torch.Tensor  # (M, 3, size, size) uint8
     face_labels: torch.Tensor  # (M,) int64 breed ids
-    #: (M, K, 3, size/2, size/2) uint8: K generator-re-drawn conditions per face crop, or None
-    regen: torch.Tensor | None = None
 
 
 class UpBatch(NamedTuple):
@@ -93,31 +85,18 @@ def _keep(labels: np.ndarray, splits: np.ndarray, cfg: UpDataConfig) -> np.ndarr
     return np.isin(splits, [cache.SPLITS.index(s) for s in cfg.splits]) & (labels < NUM_BREEDS)
 
 
-def load_upscaler_data(root: Path, cfg: UpDataConfig, *, log: Callable[[str], None] = print,
-                       generator: Path | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> UpData:
-    """The breed photos (from the ``source_size`` cache) and face crops of ``cfg.splits``; with
-    ``cfg.regen_fraction`` > 0 also the faces re-drawn by the generator of the manifest
-    ``generator``."""
+def load_upscaler_data(root: Path, cfg: UpDataConfig, *, log: Callable[[str], None] = print
+                       ) -> UpData:
+    """The breed photos (from the ``source_size`` cache) and face crops of ``cfg.splits``."""
     _check_splits(cfg)
-    if cfg.regen_fraction > 0 and generator is None:
-        raise ConfigError("data.regen_fraction > 0 needs the generator that re-draws the "
-                          "faces (a manifest.json)")
     ph = cache.load(root, "oxford", cfg.source_size, mmap=True)
     keep = _keep(ph.labels, ph.splits, cfg)
     fc = load_cropped_oxford(root, cfg.size, Crop("face", cfg.face_margin), log=log)
     fkeep = _keep(fc.labels, fc.splits, cfg)
     if not keep.any() or not fkeep.any():
         raise ConfigError(f"no Oxford cat photos or face crops in the splits {cfg.splits}")
-    data = from_arrays(np.asarray(ph.images[keep]), ph.labels[keep],
-                       np.asarray(fc.images[fkeep]), fc.labels[fkeep])
-    if cfg.regen_fraction > 0 and generator is not None:
-        from tinycats.upscaler.regen import base_model_conditions
-
-        data.regen = base_model_conditions(root, generator, data.faces.numpy(),
-                                           data.face_labels.numpy(), cfg.regen_starts, log=log,
-                                           progress=progress)
-    return data
+    return from_arrays(np.asarray(ph.images[keep]), ph.labels[keep], np.asarray(fc.images[fkeep]),
+                       fc.labels[fkeep])
 
 
 def random_crops(photos: torch.Tensor, size: int, cfg: UpDataConfig, g: torch.Generator
@@ -150,24 +129,8 @@ def draw_batch(data: UpData, cfg: UpDataConfig, dcfg: DegradeConfig, batch: int,
         x[use_face] = data.faces[fidx[use_face]].float() / 127.5 - 1.0
     if (~use_face).any():
         x[~use_face] = random_crops(data.photos[pidx[~use_face]], cfg.size, cfg, g)
-    flip = torch.zeros(batch, dtype=torch.bool)
     if cfg.hflip:
         flip = torch.rand(batch, generator=g) < 0.5
         x[flip] = x[flip].flip(-1)
     cond, s = degrade(x, dcfg, g)
-    if data.regen is not None and cfg.regen_fraction > 0:
-        cond = _with_regen(cond, s, data.regen, fidx, use_face, flip, cfg.regen_fraction, g)
     return UpBatch(x, cond, s, labels, g)
-
-
-def _with_regen(cond: torch.Tensor, s: torch.Tensor, regen: torch.Tensor, fidx: torch.Tensor,
-                use_face: torch.Tensor, flip: torch.Tensor, fraction: float, g: torch.Generator
-                ) -> torch.Tensor:
-    """``cond`` with a share ``fraction`` of the face rows replaced by one of their re-drawn
-    conditions (flipped with their target), noised at the rows' level ``s`` like the others."""
-    b = cond.shape[0]
-    pick = use_face & (torch.rand(b, generator=g) < fraction)
-    which = torch.randint(0, regen.shape[1], (b,), generator=g)
-    base = regen[fidx, which].float() / 127.5 - 1.0
-    base = torch.where(flip[:, None, None, None], base.flip(-1), base)
-    return torch.where(pick[:, None, None, None], add_noise(base, s, g), cond)

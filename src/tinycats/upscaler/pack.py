@@ -28,9 +28,6 @@ from tinycats.upscaler.data import UpDataConfig
 def pack_upscaler_data(root: Path, out: Path, cfg: UpDataConfig, jpeg_quality: int = 95
                        ) -> int:
     """Returns the total bytes written."""
-    if cfg.regen_fraction > 0:
-        raise ConfigError("a pack holds no generator-re-drawn conditions: pack a recipe with "
-                          "data.regen_fraction 0")
     if cfg.source_size == cfg.size:
         raise ConfigError("a pack keeps the photos and the face crops in caches of two sizes: "
                           "data.source_size must differ from data.size")
