@@ -54,7 +54,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
         man["crop"] = crop.record()
     names = [n for n, k in zip(ox.names, keep, strict=True) if k]
     write_set(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
-           ox.splits[keep], names, man, jpeg_quality)
+              ox.splits[keep], names, man, jpeg_quality)
     register(out, Source("oxford", "oxford", "(packed)"))
     for src in load_registry(root).values():
         if src.label != "any_cat" or any_cat_limit <= 0:
@@ -64,7 +64,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
         m = json.loads((cache.cache_path(root, src.name, size) / "manifest.json").read_text())
         m.update({"packed": f"first {n} images", "count": n})
         write_set(cache.cache_path(out, src.name, size), np.asarray(cs.images[:n]),
-               cs.labels[:n], cs.splits[:n], cs.names[:n], m, jpeg_quality)
+                  cs.labels[:n], cs.splits[:n], cs.names[:n], m, jpeg_quality)
         register(out, Source(src.name, "folder", "(packed)", "any_cat", src.max_size))
         break
     return sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

@@ -81,7 +81,7 @@ def _check_splits(cfg: UpDataConfig) -> None:
         raise ConfigError(f"unknown split(s) {sorted(unknown)} in data.splits; use train, val")
 
 
-def _keep(labels: np.ndarray, splits: np.ndarray, cfg: UpDataConfig) -> np.ndarray:
+def keep_mask(labels: np.ndarray, splits: np.ndarray, cfg: UpDataConfig) -> np.ndarray:
     return np.isin(splits, [cache.SPLITS.index(s) for s in cfg.splits]) & (labels < NUM_BREEDS)
 
 
@@ -90,9 +90,9 @@ def load_upscaler_data(root: Path, cfg: UpDataConfig, *, log: Callable[[str], No
     """The breed photos (from the ``source_size`` cache) and face crops of ``cfg.splits``."""
     _check_splits(cfg)
     ph = cache.load(root, "oxford", cfg.source_size, mmap=True)
-    keep = _keep(ph.labels, ph.splits, cfg)
+    keep = keep_mask(ph.labels, ph.splits, cfg)
     fc = load_cropped_oxford(root, cfg.size, Crop("face", cfg.face_margin), log=log)
-    fkeep = _keep(fc.labels, fc.splits, cfg)
+    fkeep = keep_mask(fc.labels, fc.splits, cfg)
     if not keep.any() or not fkeep.any():
         raise ConfigError(f"no Oxford cat photos or face crops in the splits {cfg.splits}")
     return from_arrays(np.asarray(ph.images[keep]), ph.labels[keep], np.asarray(fc.images[fkeep]),

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycats.breeds import NUM_BREEDS
 from tinycats.config import ConfigError
 from tinycats.data import cache
 from tinycats.data.sources import Source, register
 from tinycats.generator.crops import Crop, load_cropped_oxford
 from tinycats.generator.pack import write_set
-from tinycats.upscaler.data import UpDataConfig
+from tinycats.upscaler.data import UpDataConfig, keep_mask
 
 
 def pack_upscaler_data(root: Path, out: Path, cfg: UpDataConfig, jpeg_quality: int = 95
@@ -38,8 +37,7 @@ def pack_upscaler_data(root: Path, out: Path, cfg: UpDataConfig, jpeg_quality: i
         faces = size == cfg.size
         images = (load_cropped_oxford(root, size, crop) if faces
                   else cache.load(root, "oxford", size, mmap=True))
-        keep = np.isin(images.splits, [cache.SPLITS.index(s) for s in cfg.splits]) \
-            & (images.labels < NUM_BREEDS)
+        keep = keep_mask(images.labels, images.splits, cfg)
         man = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
         man.update({"packed": "upscaler: train/val cats only", "count": int(keep.sum())})
         if faces:
