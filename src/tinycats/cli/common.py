@@ -51,6 +51,9 @@ MaxMinutesOpt = Annotated[float | None, typer.Option(help="Override the wall-tim
 StepsOpt = Annotated[int | None, typer.Option(help="Override the recipe's step count.")]
 BudgetMinutesOpt = Annotated[float | None, typer.Option(
     help="Size the schedule to this many minutes on this machine (measured speed).")]
+# `tinycats data pack-*`: the data folders that travel to a GPU box, and their size limit.
+MaxMbOpt = Annotated[float | None, typer.Option(
+    help="Refuse a pack larger than this many MB (a device's or upload's limit).")]
 
 
 def resolve_data_dir(opt: Path | None) -> Path:
@@ -181,3 +184,14 @@ def print_export(entry: dict[str, Any], dest: Path) -> None:
         console.print(f"{name}: {fe['file']} {fe['bytes'] / 1e6:.1f} MB, max |onnx - torch| "
                       f"{fe['parity_vs_torch']['max_abs_diff']:.2e}")
     console.print(f"manifest: {dest / 'manifest.json'}")
+
+
+def report_pack(out: Path, total_bytes: int, max_mb: float | None, smaller: str) -> None:
+    """Say where a data pack went and how big it is, or refuse it when over `max_mb`.
+
+    `smaller` names the options that shrink this kind of pack.
+    """
+    if max_mb is not None and total_bytes > max_mb * 1e6:
+        raise TinycatsError(f"the pack at {out} is {total_bytes / 1e6:.1f} MB, over --max-mb "
+                            f"{max_mb:g}: {smaller}")
+    console.print(f"wrote {out} ({total_bytes / 1e6:.1f} MB); train with --data-dir {out}")

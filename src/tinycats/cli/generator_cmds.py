@@ -599,9 +599,7 @@ def pack_generator(
         min=1, max=100, help="Store images as JPEG of this quality (~3x smaller at 95; "
         "default: raw arrays, exact)."
     )] = None,
-    max_mb: Annotated[float | None, typer.Option(
-        help="Refuse a pack larger than this many MB (a device's or upload's limit)."
-    )] = None,
+    max_mb: common.MaxMbOpt = None,
 ) -> None:
     """Write a compact data folder with only what generator training reads (for a GPU box)."""
     from tinycats.generator.crops import Crop
@@ -611,11 +609,8 @@ def pack_generator(
     root = common.resolve_data_dir(data_dir)
     _face_crops_with_progress(root, size, crop)
     total = pack_generator_data(root, out, size, any_cat_limit, crop, jpeg_quality)
-    if max_mb is not None and total > max_mb * 1e6:
-        raise TinycatsError(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb "
-                            f"{max_mb:g}: pack fewer faces (--any-cat-limit) or a lower "
-                            "--jpeg-quality")
-    console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
+    common.report_pack(out, total, max_mb,
+                       "pack fewer faces (--any-cat-limit) or a lower --jpeg-quality")
 
 
 register = common.registrar({

@@ -253,9 +253,7 @@ def pack_upscaler(
     data_dir: common.DataDirOpt = None,
     jpeg_quality: Annotated[int, typer.Option(
         min=1, max=100, help="JPEG quality of the packed images.")] = 95,
-    max_mb: Annotated[float | None, typer.Option(
-        help="Refuse a pack larger than this many MB (a device's or upload's limit)."
-    )] = None,
+    max_mb: common.MaxMbOpt = None,
 ) -> None:
     """Write a compact data folder with only what upscaler training reads (for a GPU box)."""
     from tinycats.upscaler.config import UpscalerConfig
@@ -263,10 +261,7 @@ def pack_upscaler(
 
     cfg = common.load_recipe(UpscalerConfig, config)
     total = pack_upscaler_data(common.resolve_data_dir(data_dir), out, cfg.data, jpeg_quality)
-    if max_mb is not None and total > max_mb * 1e6:
-        raise TinycatsError(f"the pack at {out} is {total / 1e6:.1f} MB, over --max-mb "
-                            f"{max_mb:g}: use a lower --jpeg-quality")
-    console.print(f"wrote {out} ({total / 1e6:.1f} MB); train with --data-dir {out}")
+    common.report_pack(out, total, max_mb, "use a lower --jpeg-quality")
 
 
 register = common.registrar({
