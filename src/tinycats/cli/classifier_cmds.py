@@ -113,7 +113,7 @@ def train_classifier(
     summary = train(cfg, train_set, val_set, out, device=device, resume=not fresh,
                     log=console.print)
     console.print(f"done: step {summary['step']}/{summary['steps']} in "
-                  f"{(time.time() - t0) / 60:.1f} min this session; best validation "
+                  f"{(time.time() - t0) / 60:.1f} min in this invocation; best validation "
                   f"{summary['best_val']} at step {summary['best_step']}; weights in "
                   f"{out / 'model.pt'}")
 
