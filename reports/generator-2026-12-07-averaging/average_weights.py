@@ -19,8 +19,7 @@ out, sources = Path(sys.argv[1]), sys.argv[2:]
 first_pt = next(s for s in sources if s.endswith(".pt"))
 base = torch.load(first_pt, map_location="cpu", weights_only=False)
 model_cfg = config_from_checkpoint(base["config"]).model
-states = [load_init_state(Path(s), model_cfg) if s.endswith(".onnx")
-          else torch.load(s, map_location="cpu", weights_only=False)["model"] for s in sources]
+states = [load_init_state(Path(s), model_cfg) for s in sources]  # .onnx or ema.pt alike
 base["model"] = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
 base["step"] = -1  # not one step of the run
 torch.save(base, out)
