@@ -168,10 +168,15 @@ def test_unsure_answers_show_three_labels(models: Path, oxford_mini: Path) -> No
     assert r.returncode == 0, r.stderr
     sure = [json.loads(line) for line in r.stdout.splitlines()]
     assert [len(o["top_k"]) for o in sure] == [1, 1]
+    set_unsure_below(models, 0.0)  # nothing is unsure: the table has no "answer" column
+    r = cli(*files, "--model-dir", models, "--top-k", "1")
+    assert r.returncode == 0, r.stderr
+    assert "probability" in r.stdout and "answer" not in r.stdout and "not sure" not in r.stdout
     set_unsure_below(models, 0.999999)
     r = cli(*files, "--model-dir", models, "--top-k", "1")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("not sure") == 3  # one per image, and the line saying why
+    assert "answer" in r.stdout
     r = cli(*files, "--model-dir", models, "--json", "--top-k", "1")
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     assert all(o["unsure"] for o in objs) and [len(o["top_k"]) for o in objs] == [3, 3]

@@ -174,6 +174,18 @@ def test_generate_shows_progress_and_chunks_match_one_batch(tmp_path: Path,
         assert np.abs(got - want[i]).max() <= 1  # batch size may move a value by one level
 
 
+def test_progress_names_the_breed_as_the_manifest_spells_it(tmp_path: Path, cli: Cli) -> None:
+    """A breed typed loosely, or a mix, is shown by its display name (the mix normalised)."""
+    r = cli("generate", "-b", "maine coon", "-n", "1", "--steps", "1", "--size", "64", "-o",
+            str(tmp_path / "one.png"))
+    assert r.code == 0, r.err
+    assert "sampling 1 x Maine Coon" in r.err
+    r = cli("generate", "--mix", "bengal:1,SIAMESE:3", "-n", "1", "--steps", "1", "--size", "64",
+            "-o", str(tmp_path / "mix.png"))
+    assert r.code == 0, r.err
+    assert "sampling 1 x Bengal 25% + Siamese 75%" in r.err
+
+
 def test_out_dir_keeps_the_models_size_and_the_grid_is_scaled_smoothly(tmp_path: Path,
                                                                         cli: Cli) -> None:
     """Saved cats are the generator's own pixels (--size 64) unless --upscale asks otherwise,

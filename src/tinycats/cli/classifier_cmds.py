@@ -317,9 +317,7 @@ def classify(
 
     clf = Classifier(common.models_folder(model_dir) / "manifest.json", variant)
     failures = 0
-    table = Table(title=f"tinycats classifier ({clf.variant})", show_lines=False)
-    for col in ("image", "#", "label", "probability", "answer"):
-        table.add_column(col, justify="right" if col in ("#", "probability") else "left")
+    rows: list[tuple[str, str, str, str, str]] = []
     unsure_seen = False
     for path in images:
         try:
@@ -359,9 +357,16 @@ def classify(
             for rank, i in enumerate(order, 1):
                 # the file name keeps the table readable; --json carries the full path
                 answer = ("not sure" if is_unsure else "") if rank == 1 else ""
-                table.add_row(path.name if rank == 1 else "", str(rank),
-                              clf.labels[i]["display"], f"{p[i] * 100:.1f}%", answer)
-    if not as_json and table.row_count:
+                rows.append((path.name if rank == 1 else "", str(rank),
+                             clf.labels[i]["display"], f"{p[i] * 100:.1f}%", answer))
+    if not as_json and rows:
+        # the "answer" column appears only when it has something to say
+        cols = ("image", "#", "label", "probability", "answer")[:5 if unsure_seen else 4]
+        table = Table(title=f"tinycats classifier ({clf.variant})", show_lines=False)
+        for col in cols:
+            table.add_column(col, justify="right" if col in ("#", "probability") else "left")
+        for row in rows:
+            table.add_row(*row[:len(cols)])
         console.print(table)
         if unsure_seen and clf.unsure_below is not None:
             console.print(f"not sure: no label reaches {clf.unsure_below * 100:.0f}% "

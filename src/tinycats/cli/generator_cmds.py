@@ -271,12 +271,16 @@ def generate(
     size = up.size if up is not None else gen.size
     # the grid's cats at 128 px or more either way; a 128 px cat needs no resampling
     grid_upscale = upscale if upscale is not None else (2 if size < 128 else 1)
+    display = {int(c["id"]): str(c["display"]) for c in gen.classes}
     if breed is not None:
-        y = gen.one_hot([gen.class_id(breed)] * n)
-        what = breed
+        cid = gen.class_id(breed)
+        y = gen.one_hot([cid] * n)
+        what = display[cid]  # as the manifest spells it, however it was typed
     else:
-        y = gen.mix({gen.class_id(name): w for name, w in mix_parts}, n)
-        what = mix or ""
+        weights = {gen.class_id(name): w for name, w in mix_parts}
+        y = gen.mix(weights, n)
+        total = sum(weights.values())
+        what = " + ".join(f"{display[c]} {w / total:.0%}" for c, w in weights.items())
     st = gen.settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
     _check_grid_side(n, size, grid_upscale)
     x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
