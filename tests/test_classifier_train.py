@@ -127,3 +127,64 @@ def test_train_cli_from_a_recipe(prepared: Path, tmp_path: Path) -> None:
                         str(bad), "--data-dir", str(prepared)], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and "backbon" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_distill_loss_is_the_labels_at_alpha_0_and_zero_when_student_matches_teacher() -> None:
+    from tinycats.classifier.train import distill_loss
+
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(6, 13, generator=g), torch.randn(6, 13, generator=g)
+    y = torch.randint(0, 13, (6,), generator=g)
+    hard = torch.nn.functional.cross_entropy(s, y, label_smoothing=0.1)
+    assert torch.allclose(distill_loss(s, t, y, alpha=0.0, temperature=2.0,
+                                       label_smoothing=0.1), hard)
+    assert float(distill_loss(t, t, y, alpha=1.0, temperature=3.0,
+                              label_smoothing=0.1)) == pytest.approx(0.0, abs=1e-6)
+    # the soft term pulls the student's probabilities toward the teacher's
+    s = s.clone().requires_grad_(True)
+    distill_loss(s, t, y, alpha=1.0, temperature=1.0, label_smoothing=0.0).backward()
+    assert s.grad is not None
+    step = s.detach() - 1.0 * s.grad
+    kl = lambda a: torch.nn.functional.kl_div(  # noqa: E731
+        a.log_softmax(1), t.log_softmax(1), reduction="batchmean", log_target=True)
+    assert kl(step) < kl(s.detach())
+
+
+def test_distillation_from_a_teacher_trains_resumes_and_refuses_a_missing_one(
+        prepared: Path, tmp_path: Path) -> None:
+    """A 64 px teacher teaches a 32 px student on the view it sees; the teacher changes what
+    the student learns; a run stopped and resumed ends as an uninterrupted one; the CLI names
+    a missing teacher in one line."""
+    prepare_source(prepared, load_registry(prepared)["oxford"], 32, workers=1)
+    quiet = lambda s: None  # noqa: E731
+    tr = load_split(prepared, ["oxford"], 80, "train")
+    teacher_cfg = tiny_config()
+    teacher_cfg.train.epochs, teacher_cfg.train.eval_every = 0.5, 1000  # it only has to exist
+    train(teacher_cfg, tr, load_split(prepared, ["oxford"], 64, "val"), tmp_path / "teacher",
+          log=quiet)
+    va = load_split(prepared, ["oxford"], 32, "val")
+    student = tiny_config()
+    student.model.input_size = 32
+    student.train.eval_every = 1000  # validation only at the end: not what is tested here
+    plain = train(student, tr, va, tmp_path / "plain", log=quiet)
+    student.distill.teacher = str(tmp_path / "teacher" / "model.pt")
+    student.distill.alpha = 1.0
+    ref = train(student, tr, va, tmp_path / "a", log=quiet)
+    assert ref["done"] and ref["step"] == plain["step"]
+    train(student, tr, va, tmp_path / "b", log=quiet, stop_after_steps=3)
+    train(student, tr, va, tmp_path / "b", log=quiet)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    p = torch.load(tmp_path / "plain" / "last.pt", weights_only=False)
+    assert states_equal(a["model"], b["model"])
+    assert not states_equal(a["model"], p["model"])
+
+    recipe = to_dict(student)
+    recipe["distill"]["teacher"] = "runs/no-such-teacher/model.pt"
+    cfg_file = tmp_path / "student.yaml"
+    cfg_file.write_text(yaml.safe_dump(recipe))
+    r = subprocess.run([sys.executable, "-m", "tinycats", "train", "classifier", "--config",
+                        str(cfg_file), "--data-dir", str(prepared), "--run-dir",
+                        str(tmp_path / "c")], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert str(prepared / "runs" / "no-such-teacher" / "model.pt") in " ".join(r.stderr.split())

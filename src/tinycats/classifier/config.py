@@ -56,8 +56,23 @@ class ClsTrainConfig:
 
 
 @dataclass
+class ClsDistillConfig:
+    """Knowledge distillation (Hinton et al. 2015): the student also learns a trained teacher's
+    probabilities on the very view it sees (the crop is cut at the larger of the two input
+    sizes, and each network gets it at its own)."""
+    #: a trained classifier's ``model.pt``; relative paths are read from the data folder
+    #: (where runs live). None: plain labels
+    teacher: str | None = None
+    #: share of the loss that comes from the teacher; the rest from the labels
+    alpha: float = 0.9
+    #: both networks' logits are divided by this before the softmax (softer targets)
+    temperature: float = 2.0
+
+
+@dataclass
 class ClassifierConfig:
     name: str = "classifier"
     model: ClsModelConfig = field(default_factory=ClsModelConfig)
     data: ClsDataConfig = field(default_factory=ClsDataConfig)
     train: ClsTrainConfig = field(default_factory=ClsTrainConfig)
+    distill: ClsDistillConfig = field(default_factory=ClsDistillConfig)

@@ -141,6 +141,17 @@ def calibrate_checkpoint(path: Path, val_set: LabeledImages, dev: torch.device,
     return calibration
 
 
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
+                 alpha: float, temperature: float, label_smoothing: float) -> torch.Tensor:
+    """(1 - alpha) * cross-entropy with the labels + alpha * T^2 * KL(teacher || student) at
+    temperature T (the T^2 keeps the soft term's gradients on the scale of the hard one's)."""
+    hard = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    t = temperature
+    soft = F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
+                    reduction="batchmean", log_target=True) * t * t
+    return (1 - alpha) * hard + alpha * soft
+
+
 def param_groups(model: EfficientNetLite, cfg: ClassifierConfig) -> list[dict[str, Any]]:
     """AdamW groups: backbone / head, and no weight decay on BatchNorm and biases."""
     tc = cfg.train
@@ -258,6 +269,40 @@ def validate(cr: ClsRun, val_set: LabeledImages, runlog: RunLog, best_path: Path
                 f"validation passes (best at step {cr.best_step})")
 
 
+def resize_view(view: torch.Tensor, size: int) -> torch.Tensor:
+    """A normalised (B, 3, S, S) batch at ``size`` (antialiased bilinear; as it is when S is)."""
+    if view.shape[-1] == size:
+        return view
+    return F.interpolate(view, size=(size, size), mode="bilinear", antialias=True,
+                         align_corners=False)
+
+
+@dataclass
+class Teacher:
+    """A trained classifier whose probabilities a student learns; frozen, in eval mode."""
+    model: EfficientNetLite
+    input_size: int
+    channels_last: bool
+
+    @torch.no_grad()
+    def logits(self, view: torch.Tensor) -> torch.Tensor:
+        x = resize_view(view, self.input_size)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)[0].float()
+
+
+def load_teacher(path: Path, student: ClassifierConfig, device: torch.device) -> Teacher:
+    """The classifier in ``path`` (every classifier has the same labels, breeds.py) as a
+    teacher."""
+    model, cfg = load_classifier(path, device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    fmt = torch.channels_last if student.train.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)  # type: ignore[call-overload]
+    return Teacher(model, cfg.model.input_size, student.train.channels_last)
+
+
 @dataclass
 class ClsTrainer(loop.Trainer):
     """The classifier's part of the shared loop (training/loop.py): its step and its validation
@@ -271,14 +316,19 @@ class ClsTrainer(loop.Trainer):
     weights: torch.Tensor  # every training image's draw weight (class balancing)
     aug: AugmentConfig
     use_bf16: bool
+    teacher: Teacher | None = None
 
     def train_step(self) -> float:
-        """The augmented slice of the step's global batch."""
+        """The augmented slice of the step's global batch (with a teacher: cut at the larger
+        input size, resized for the smaller network)."""
         cr = self.state
         tc, dev, step = cr.cfg.train, cr.run.dev, cr.progress.step
         idx, g = draw_indices(self.weights, tc.batch_size, tc.seed, step)
         sl = cr.run.rank_slice()
-        x = augment(self.train_set.images[idx].to(dev), cr.cfg.model.input_size, g, self.aug)[sl]
+        size = cr.cfg.model.input_size
+        crop = max(size, self.teacher.input_size) if self.teacher else size
+        view = augment(self.train_set.images[idx].to(dev), crop, g, self.aug)[sl]
+        x = resize_view(view, size)
         y = self.train_set.labels[idx][sl].to(dev)
         if tc.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -286,7 +336,13 @@ class ClsTrainer(loop.Trainer):
         cr.opt.zero_grad(set_to_none=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.use_bf16):
             logits, _ = cr.model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+        if self.teacher is None:
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+        else:
+            dc = cr.cfg.distill
+            loss = distill_loss(logits.float(), self.teacher.logits(view), y, alpha=dc.alpha,
+                                temperature=dc.temperature,
+                                label_smoothing=tc.label_smoothing)
         loss.backward()
         return float(loss.detach())
 
@@ -319,8 +375,13 @@ def start(cfg: ClassifierConfig, train_set: LabeledImages, val_set: LabeledImage
         f"x{run.dist.world}; {len(train_set)} train / {len(val_set)} val images; {steps} steps")
     weights = sample_weights(train_set.labels, cfg.data.balance)
     use_bf16 = precision.use_bf16(run.dev, cuda=cfg.train.bf16, cpu=False, log=log)
+    teacher = None
+    if cfg.distill.teacher is not None:
+        teacher = load_teacher(Path(cfg.distill.teacher), cfg, run.dev)
+        say(f"distilling from {cfg.distill.teacher} (its input {teacher.input_size}px; alpha "
+            f"{cfg.distill.alpha}, temperature {cfg.distill.temperature})")
     return ClsTrainer(cr, train_set, val_set, run_dir, runlog, log, weights,
-                      augment_config(cfg), use_bf16)
+                      augment_config(cfg), use_bf16, teacher)
 
 
 def loop_plan(cfg: ClassifierConfig, steps: int) -> loop.Plan:

@@ -83,6 +83,25 @@ def _test_images(root: Path, size: int) -> TestSet:
 
 # ---- train ---------------------------------------------------------------------------------
 
+def _with_teacher(cfg: ClassifierConfig, root: Path) -> ClassifierConfig:
+    """The recipe with its distillation teacher found (a relative path is read from the data
+    folder, where runs live) and its settings checked, before any data is loaded."""
+    import dataclasses
+
+    dc = cfg.distill
+    if dc.teacher is None:
+        return cfg
+    if not 0.0 <= dc.alpha <= 1.0 or dc.temperature <= 0:
+        raise TinycatsError(f"distill.alpha must be in [0, 1] and distill.temperature > 0, got "
+                            f"{dc.alpha} and {dc.temperature}")
+    path = Path(dc.teacher).expanduser()
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        raise TinycatsError(f"the recipe's distill.teacher {path} does not exist: train the "
+                            "teacher first (its run's model.pt)")
+    return dataclasses.replace(cfg, distill=dataclasses.replace(dc, teacher=str(path)))
+
+
 def train_classifier(
     config: common.RecipeOpt = Path(DEFAULT_CONFIG),
     data_dir: common.DataDirOpt = None,
@@ -103,6 +122,7 @@ def train_classifier(
     root = common.resolve_data_dir(data_dir)
     _ensure_caches(root, cfg.data.sources, [cfg.data.cache_size])
     _ensure_caches(root, ["oxford"], [cfg.model.input_size])
+    cfg = _with_teacher(cfg, root)
     train_set = load_split(root, cfg.data.sources, cfg.data.cache_size, "train")
     val_set = load_split(root, ["oxford"], cfg.model.input_size, "val")
     out = common.run_folder(root, cfg.name, run_dir)
