@@ -27,6 +27,8 @@ T_MAX = float(os.environ.get("CHURN_TMAX", "1"))
 calls = [0]
 
 
+# tinycats.runtime.sample.integrate with the churn added before each step: its Euler/Heun lines
+# are repeated here on purpose, so that the product's sampler carries no experiment's switch.
 def integrate(velocity: Any, noise: np.ndarray, steps: int, solver: str, shift: float,
               callback: Any = None) -> np.ndarray:
     ts = sample.time_grid(steps, shift)

@@ -295,9 +295,7 @@ class Teacher:
 def load_teacher(path: Path, student: ClassifierConfig, device: torch.device) -> Teacher:
     """The classifier in ``path`` (every classifier has the same labels, breeds.py) as a
     teacher."""
-    model, cfg = load_classifier(path, device)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model, cfg = load_classifier(path, device)  # in eval mode; Teacher.logits runs no_grad
     fmt = torch.channels_last if student.train.channels_last else torch.contiguous_format
     model.to(memory_format=fmt)  # type: ignore[call-overload]
     return Teacher(model, cfg.model.input_size, student.train.channels_last)

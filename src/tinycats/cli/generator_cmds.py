@@ -277,10 +277,9 @@ def generate(
         y = gen.one_hot([cid] * n)
         what = display[cid]  # as the manifest spells it, however it was typed
     else:
-        weights = {gen.class_id(name): w for name, w in mix_parts}
-        y = gen.mix(weights, n)
-        total = sum(weights.values())
-        what = " + ".join(f"{display[c]} {w / total:.0%}" for c, w in weights.items())
+        ids = [gen.class_id(name) for name, _ in mix_parts]
+        y = gen.mix(dict(zip(ids, (w for _, w in mix_parts), strict=True)), n)
+        what = " + ".join(f"{display[c]} {y[0, c]:.0%}" for c in dict.fromkeys(ids))  # as mixed
     st = gen.settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
     _check_grid_side(n, size, grid_upscale)
     x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
