@@ -65,7 +65,10 @@ def test_shipped_model_knows_the_breeds(oxford_mini: Path) -> None:
         probs = Classifier(SHIPPED / "manifest.json", variant).predict(images)
         assert probs.shape == (len(files), 13)
         right[variant] = int((decide(probs, OTHER_ID) == truth).sum())
-    assert right["fp32"] >= 0.8 * len(files), right
+    # a floor, not a score (random weights get ~1 in 13): these 26 photos are harder than the
+    # split, five of them missed by every shipped classifier so far, which score 73-81% here
+    # and 88-89% on the whole test split (reports/classifier.json)
+    assert right["fp32"] >= 0.7 * len(files), right
     # int8 may flip one borderline image of these 26, not more: the full-range int8 file that
     # overflowed on a CPU without VNNI got two more wrong here (export/classifier_onnx.py)
     assert right["int8"] >= right["fp32"] - 1, right
@@ -163,7 +166,8 @@ def set_unsure_below(models: Path, value: object) -> None:
 def test_unsure_answers_show_three_labels(models: Path, oxford_mini: Path) -> None:
     """A threshold no real photo reaches makes every answer unsure: the table says so and shows
     three labels even with --top-k 1; --json carries the flag. The model is the shipped one."""
-    files = cat_files(oxford_mini, "test")[:2]
+    # two test photos it answers with confidence > 0.95 (the web tests' clear photos too)
+    files = [oxford_mini / "images" / f"{name}.jpg" for name in ("Egyptian_Mau_2", "Bombay_2")]
     r = cli(*files, "--model-dir", models, "--json", "--top-k", "1")
     assert r.returncode == 0, r.stderr
     sure = [json.loads(line) for line in r.stdout.splitlines()]

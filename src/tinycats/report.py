@@ -352,6 +352,14 @@ def seeds_of(s: dict[str, Any]) -> list[str]:
     return [str(x) for x in seeds]
 
 
+def eval_generator_command(s: dict[str, Any]) -> str:
+    """The command that measured a generator report: its sample count and seeds spelled out (the
+    CLI's defaults are a quicker check, not the README's figures)."""
+    n = s.get("n_per_breed")
+    return (DEFAULT_COMMANDS["generator"] + (f" --n-per-breed {n}" if n else "")
+            + "".join(f" --seed {x}" for x in seeds_of(s)))
+
+
 def judge_summary(judge: Any) -> dict[str, Any] | None:
     """The second judge's figures on the samples, or None when it did not run."""
     if not isinstance(judge, dict) or "skipped" in judge:
@@ -425,7 +433,7 @@ def generator_caption(reps: list[Measured], manifest: dict[str, Any], multi_samp
     ba, fid, s = first.get("breed_accuracy", {}), first.get("fid", {}), first.get("sampler", {})
     seeds = seeds_of(s)
     parts = [f"**Generator** (TinyDiT{f', {params / 1e6:.2f}M parameters' if params else ''}). "
-             f"`{DEFAULT_COMMANDS['generator']} [--variant V]` → `reports/generator[-V].json`, "
+             f"`{eval_generator_command(s)} [--variant V]` → `reports/generator[-V].json`, "
              + provenance_words(reps, lambda m: str(m.data.get("model", {}).get("variant")))]
     if not multi_sampler:
         parts.append(f"sampler {sampler_words(s)}")

@@ -70,7 +70,7 @@ test.describe('classify', () => {
     test('under unsure_below: "Not sure" with the three most probable labels', async ({ page }) => {
       test.skip(standIn, 'stand-in classifier (random weights)');
       // The real manifest and the real model; only the classifier's unsure_below is raised, so high
-      // that a real photo's answer (Bengal_1 gets about 0.8) falls below it.
+      // that a real photo's answer (Bengal_1 gets about 0.98) falls below it.
       await page.route('**/models/manifest.json', async (route) => {
         const res = await route.fetch();
         const man = (await res.json()) as { models: { classifier: Record<string, unknown> } };
