@@ -6,6 +6,7 @@ command, so ``tinycats classify`` works from a runtime-only install.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -86,8 +87,6 @@ def _test_images(root: Path, size: int) -> TestSet:
 def _with_teacher(cfg: ClassifierConfig, root: Path) -> ClassifierConfig:
     """The recipe with its distillation teacher found (a relative path is read from the data
     folder, where runs live) and its settings checked, before any data is loaded."""
-    import dataclasses
-
     dc = cfg.distill
     if dc.teacher is None:
         return cfg
