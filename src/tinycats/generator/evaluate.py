@@ -277,6 +277,64 @@ def judge_figures(gen_imgs: np.ndarray, gen_labels: np.ndarray, masks: dict[str,
             "per_seed": {k: on(m) for k, m in masks.items()}}
 
 
+def sampler_settings(cfg: GenEvalConfig, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The sampler the evaluation runs: each setting from ``cfg`` when given, else the
+    manifest's default (what ``tinycats generate`` and the app use)."""
+    return {"steps": int(cfg.steps if cfg.steps is not None else defaults["default_steps"]),
+            "cfg_scale": float(cfg.cfg_scale if cfg.cfg_scale is not None
+                               else defaults["default_cfg_scale"]),
+            "solver": cfg.solver or str(defaults["solver"]),
+            "shift": float(cfg.shift if cfg.shift is not None else defaults.get("shift", 1.0))}
+
+
+def fid_kid_figures(gen_imgs: np.ndarray, real: RealSets, masks: dict[str, np.ndarray],
+                    reference: str, progress: Callable[[str, int, int], None] | None
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """FID and KID of the samples against the real test crops, pooled and per seed, with FID's
+    real-vs-real reference: an equally sized set of real training crops against the same test
+    crops."""
+    def bar(what: str) -> Callable[[int, int], None] | None:
+        return (lambda i, n: progress(what, i, n)) if progress else None
+
+    inc = Inception()
+    f_gen = inc.features(gen_imgs, progress=bar("inception (samples)"))
+    f_real = inc.features(real.test, progress=bar("inception (real)"))
+    kid_mean, kid_std = kid(f_gen, f_real)
+    rng = np.random.default_rng(0)
+    ref_idx = rng.choice(len(real.train), min(len(gen_imgs), len(real.train)), replace=False)
+    f_train = inc.features(real.train[ref_idx])
+    fid_value = fid(f_gen, f_real)
+    multi = len(masks) > 1
+    fid_report = {"value": fid_value, "n_samples": len(gen_imgs), "n_real": len(real.test),
+                  "real_vs_real_reference": fid(f_train, f_real), "reference": reference,
+                  "value_is": "all seeds' samples pooled; per_seed: each seed's alone "
+                              "(fewer samples: FID is biased upward at smaller N)",
+                  "per_seed": {k: fid(f_gen[m], f_real) if multi else fid_value
+                               for k, m in masks.items()}}
+    kid_report = {"mean": kid_mean, "std": kid_std,
+                  "per_seed": {k: kid(f_gen[m], f_real)[0] if multi else kid_mean
+                               for k, m in masks.items()}}
+    return fid_report, kid_report
+
+
+def memorisation_figures(nn_gen: np.ndarray, real: RealSets, masks: dict[str, np.ndarray]
+                         ) -> dict[str, Any]:
+    """Near-copies: the share of samples closer to a training crop (mirrored ones included)
+    than the 5th percentile of the real test crops' own nearest distances."""
+    nn_test = nearest_distances(real.test, real.train)
+    near_cut = np.percentile(nn_test, 5)
+    return {
+        "nn_rms_distance_samples_median": float(np.median(nn_gen)),
+        "nn_rms_distance_samples_min": float(nn_gen.min()),
+        "nn_rms_distance_test_images_median": float(np.median(nn_test)),
+        "share_samples_closer_than_5th_pct_of_test": float((nn_gen < near_cut).mean()),
+        "per_seed": {k: {"share_samples_closer_than_5th_pct_of_test": float(
+            (nn_gen[m] < near_cut).mean()),
+            "nn_rms_distance_samples_median": float(np.median(nn_gen[m]))}
+            for k, m in masks.items()},
+    }
+
+
 def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
                        report_dir: Path | None = None,
                        log: Callable[[str], None] = print,
@@ -289,12 +347,7 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     check_seeds(cfg.seeds, cfg.n_per_breed, cfg.batch)
     gen = Generator(model_dir / "manifest.json", variant=cfg.variant)
     clf = Classifier(model_dir / "manifest.json")
-    sd = gen.sampler
-    sampler = {"steps": int(cfg.steps if cfg.steps is not None else sd["default_steps"]),
-               "cfg_scale": float(cfg.cfg_scale if cfg.cfg_scale is not None
-                                  else sd["default_cfg_scale"]),
-               "solver": cfg.solver or str(sd["solver"]),
-               "shift": float(cfg.shift if cfg.shift is not None else sd.get("shift", 1.0))}
+    sampler = sampler_settings(cfg, gen.sampler)
 
     total = len(cfg.seeds) * NUM_BREEDS * cfg.n_per_breed
     done = [0]
@@ -319,11 +372,10 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
 
     crop = training_crop(gen.entry)
     real = load_real_sets(root, gen.size, crop)
-    test_imgs, test_labels, train_imgs = real.test, real.test_labels, real.train
-    real_probs = clf.predict(test_imgs)
+    real_probs = clf.predict(real.test)
     # over the breeds that have test crops (a small data folder may lack some: not NaN)
-    real_acc = float(np.mean([(real_probs[test_labels == b.id].argmax(1) == b.id).mean()
-                              for b in BREEDS if (test_labels == b.id).any()]))
+    real_acc = float(np.mean([(real_probs[real.test_labels == b.id].argmax(1) == b.id).mean()
+                              for b in BREEDS if (real.test_labels == b.id).any()]))
 
     judge_report: dict[str, Any] = {"skipped": "--no-judge"}
     if cfg.judge:
@@ -333,35 +385,10 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
     fid_report: dict[str, Any] = {"value": None, "skipped": "--no-fid"}
     kid_report: dict[str, Any] = {"mean": None}
     if cfg.fid:
-        inc = Inception()
-        f_gen = inc.features(gen_imgs, progress=(
-            lambda i, n: progress("inception (samples)", i, n)) if progress else None)
-        f_real = inc.features(test_imgs, progress=(
-            lambda i, n: progress("inception (real)", i, n)) if progress else None)
-        kid_mean, kid_std = kid(f_gen, f_real)
-        # Reference: an equally sized set of real (training) cats against the same test set.
-        rng = np.random.default_rng(0)
-        ref_idx = rng.choice(len(train_imgs), min(len(gen_imgs), len(train_imgs)),
-                             replace=False)
-        f_train = inc.features(train_imgs[ref_idx])
-        fid_value = fid(f_gen, f_real)
-        multi = len(masks) > 1
-        fid_report = {"value": fid_value, "n_samples": len(gen_imgs),
-                      "n_real": len(test_imgs), "real_vs_real_reference": fid(f_train, f_real),
-                      "reference": f"Oxford-IIIT Pet test split cats, {gen.size}x{gen.size} "
-                                   f"{crop.words()}",
-                      "value_is": "all seeds' samples pooled; per_seed: each seed's alone "
-                                  "(fewer samples: FID is biased upward at smaller N)",
-                      "per_seed": {k: fid(f_gen[m], f_real) if multi else fid_value
-                                   for k, m in masks.items()}}
-        kid_report = {"mean": kid_mean, "std": kid_std,
-                      "per_seed": {k: kid(f_gen[m], f_real)[0] if multi else kid_mean
-                                   for k, m in masks.items()}}
+        reference = f"Oxford-IIIT Pet test split cats, {gen.size}x{gen.size} {crop.words()}"
+        fid_report, kid_report = fid_kid_figures(gen_imgs, real, masks, reference, progress)
 
-    nn_gen, nn_idx = nearest(gen_imgs, train_imgs)
-    nn_test = nearest_distances(test_imgs, train_imgs)
-    near_cut = np.percentile(nn_test, 5)
-
+    nn_gen, nn_idx = nearest(gen_imgs, real.train)
     report: dict[str, Any] = {
         "model": {"variant": gen.variant, "file": gen.file_entry["file"],
                   "sha256": gen.file_entry["sha256"]},
@@ -377,22 +404,13 @@ def evaluate_generator(model_dir: Path, root: Path, cfg: GenEvalConfig, *,
         "judge": judge_report,
         "fid": fid_report,
         "kid": kid_report,
-        "memorisation": {
-            "nn_rms_distance_samples_median": float(np.median(nn_gen)),
-            "nn_rms_distance_samples_min": float(nn_gen.min()),
-            "nn_rms_distance_test_images_median": float(np.median(nn_test)),
-            "share_samples_closer_than_5th_pct_of_test": float((nn_gen < near_cut).mean()),
-            "per_seed": {k: {"share_samples_closer_than_5th_pct_of_test": float(
-                (nn_gen[m] < near_cut).mean()),
-                "nn_rms_distance_samples_median": float(np.median(nn_gen[m]))}
-                for k, m in masks.items()},
-        },
+        "memorisation": memorisation_figures(nn_gen, real, masks),
         "timing": {"sampling_s": round(sample_s, 1),
                    "total_s": round(time.time() - t_start, 1)},
     }
     if report_dir is not None:
         write_report(report, report_dir, gen.variant, gen_imgs, gen_labels,
-                     train_imgs[nn_idx], cfg.n_per_breed)
+                     real.train[nn_idx], cfg.n_per_breed)
     return report
 
 
