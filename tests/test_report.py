@@ -250,6 +250,18 @@ def test_generator_table_skipped_judge_and_different_samplers() -> None:
                                                         "Heun, 20 steps, CFG 5, shift 3"]
 
 
+def test_generator_table_names_the_samples_of_a_variant_drawn_otherwise() -> None:
+    a = gen_report("fp32", 0.80)
+    a["sampler"] = {**a["sampler"], "n_per_breed": 64, "seeds": [1234, 99]}
+    b, c = gen_report("fp16", 0.78), gen_report("int8", 0.76)
+    c["sampler"] = {**c["sampler"], "n_per_breed": 64, "seeds": [1234, 99]}
+    md = rp.generator_table([measured("generator.json", a), measured("generator-fp16.json", b),
+                             measured("generator-int8.json", c)], MANIFEST)
+    assert [r[0] for r in rows_of(md)] == [
+        "ONNX fp32 (shipped default)", "ONNX fp16 (32 samples per breed, seed 1234)", "ONNX int8"]
+    assert "64 samples per breed, seeds 1234, 99" in md.splitlines()[0]
+
+
 def test_speed_table_from_the_browser_bench_with_targets() -> None:
     md = rp.speed_table([measured("web-bench.json", WEB_BENCH)], None, MANIFEST)
     rows = rows_of(md)

@@ -387,9 +387,19 @@ def generator_cells(ba: Any, judge: Any, fid: str, kid: Any, near: Any) -> list[
             num(kid, 3), pct(near)]
 
 
-def generator_rows(rep: Measured, manifest: dict[str, Any], multi_sampler: bool
-                   ) -> list[list[str]]:
-    """A report's row, and one row per seed when it pooled several."""
+def sampling_words(sampler: Any) -> str:
+    """How many samples per breed and which seeds an evaluation drew: "32 samples per breed,
+    seed 1234"."""
+    s = sampler if isinstance(sampler, dict) else {}
+    seeds = seeds_of(s)
+    return (f"{s.get('n_per_breed')} samples per breed"
+            + (f", seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}" if seeds else ""))
+
+
+def generator_rows(rep: Measured, manifest: dict[str, Any], multi_sampler: bool,
+                   caption_sampling: str = "") -> list[list[str]]:
+    """A report's row, and one row per seed when it pooled several. A report that drew other
+    samples than the caption's command says how many, and with which seeds."""
     d = rep.data
     variant = str(d.get("model", {}).get("variant", rep.name))
     entry = manifest.get("models", {}).get("generator", {})
@@ -402,6 +412,8 @@ def generator_rows(rep: Measured, manifest: dict[str, Any], multi_sampler: bool
                                  else "")
     if len(per_seed) > 1:
         label += f", {len(per_seed)} seeds pooled"
+    if caption_sampling and sampling_words(d.get("sampler")) != caption_sampling:
+        label += f" ({sampling_words(d.get('sampler'))})"
     sampler = [sampler_words(d.get("sampler"))] if multi_sampler else []
     rows = [[label, size, *sampler, *generator_cells(
         ba, judge_summary(judge), fid_cell(fid), kid.get("mean"),
@@ -431,14 +443,12 @@ def generator_caption(reps: list[Measured], manifest: dict[str, Any], multi_samp
     entry = manifest.get("models", {}).get("generator", {})
     params = entry.get("model", {}).get("params")
     ba, fid, s = first.get("breed_accuracy", {}), first.get("fid", {}), first.get("sampler", {})
-    seeds = seeds_of(s)
     parts = [f"**Generator** (TinyDiT{f', {params / 1e6:.2f}M parameters' if params else ''}). "
              f"`{eval_generator_command(s)} [--variant V]` → `reports/generator[-V].json`, "
              + provenance_words(reps, lambda m: str(m.data.get("model", {}).get("variant")))]
     if not multi_sampler:
         parts.append(f"sampler {sampler_words(s)}")
-    parts.append(f"{s.get('n_per_breed')} samples per breed"
-                 + (f", seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}" if seeds else ""))
+    parts.append(sampling_words(s))
     if isinstance(ba.get("classifier_on_real_test_64px"), int | float):
         parts.append(f"breed accuracy judged by the shipped {ba.get('classifier_variant', '')} "
                      f"classifier, which recognises {pct(ba['classifier_on_real_test_64px'])} "
@@ -465,7 +475,8 @@ def generator_table(reps: list[Measured], manifest: dict[str, Any] | None = None
     header = ["model", "size", *(["sampler"] if multi_sampler else []),
               "breed accuracy (mean / min over 12 breeds)", "called \"not a cat\"",
               "second judge (mean / min)", "FID", "KID", "near-copies"]
-    rows = [row for r in reps for row in generator_rows(r, man, multi_sampler)]
+    first = sampling_words(reps[0].data.get("sampler"))
+    rows = [row for r in reps for row in generator_rows(r, man, multi_sampler, first)]
     lines = [generator_caption(reps, man, multi_sampler), "", *table(header, rows), "",
              f"Per breed ({reps[0].data.get('model', {}).get('variant', 'fp32')}): "
              f"{per_breed_line(reps[0])}. {NEAR_COPY}."]
