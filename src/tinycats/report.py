@@ -412,8 +412,9 @@ def generator_rows(rep: Measured, manifest: dict[str, Any], multi_sampler: bool,
                                  else "")
     if len(per_seed) > 1:
         label += f", {len(per_seed)} seeds pooled"
-    if caption_sampling and sampling_words(d.get("sampler")) != caption_sampling:
-        label += f" ({sampling_words(d.get('sampler'))})"
+    drawn = sampling_words(d.get("sampler"))
+    if caption_sampling and drawn != caption_sampling:
+        label += f" ({drawn})"
     sampler = [sampler_words(d.get("sampler"))] if multi_sampler else []
     rows = [[label, size, *sampler, *generator_cells(
         ba, judge_summary(judge), fid_cell(fid), kid.get("mean"),
