@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Annotated
 
@@ -39,6 +40,20 @@ for area in (data_cmds, classifier_cmds, generator_cmds, web_cmds, scale_cmds, r
              upscaler_cmds):
     area.register(app=app, data=data_app, train=train_app, eval=eval_app, export=export_app,
                   bench=bench_app)
+
+
+def _one_line_summaries(*apps: typer.Typer) -> None:
+    """Join each command's first docstring paragraph into one line. typer's command listing
+    keeps that paragraph's source line breaks in its rich mode, so a summary wrapped at 100
+    columns in the source would break mid-sentence in ``--help``."""
+    for group in apps:
+        for info in group.registered_commands:
+            doc = info.help or (inspect.getdoc(info.callback) if info.callback else None) or ""
+            first, sep, rest = doc.partition("\n\n")
+            info.help = first.replace("\n", " ") + sep + rest
+
+
+_one_line_summaries(app, data_app, train_app, eval_app, export_app, bench_app)
 
 
 def version_text() -> str:
