@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinycats.config import ConfigError, from_dict, load_yaml
+from tinycats.config import ConfigError, from_dict, load_yaml, to_dict
 from tinycats.data.images import load_square
-from tinycats.upscaler.config import UpscalerConfig
+from tinycats.upscaler.config import UpscalerConfig, config_from_checkpoint
 from tinycats.upscaler.data import (
     UpBatch,
     UpDataConfig,
@@ -45,17 +45,12 @@ def synthetic_data(n: int = 6, seed: int = 0) -> Any:
     rng = np.random.default_rng(seed)
     photos = rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8)
     faces = rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-    return from_arrays(photos, np.arange(n) % 12, faces, np.arange(n) % 12)
+    return from_arrays(photos, faces)
 
 
-def test_shapes_breed_input_and_cost() -> None:
+def test_shapes_and_cost() -> None:
     x_t, t, cond, s = inputs(2, 64)
     assert UpscalerUNet(TINY)(x_t, t, cond, s).shape == (2, 3, 64, 64)
-    breed = UpscalerUNet(UNetConfig(**{**TINY.__dict__, "breed": True}))
-    y = F.one_hot(torch.tensor([0, breed.cfg.num_classes - 1]), breed.cfg.num_classes).float()
-    assert breed(x_t, t, cond, s, y).shape == (2, 3, 64, 64)
-    with pytest.raises(ValueError, match="class weights"):
-        breed(x_t, t, cond, s)
     # the shipped size stays within its budget per network call (batch 1)
     assert flops_per_call(UpscalerUNet(UNetConfig())) <= 2.5e9
 
@@ -64,7 +59,7 @@ def test_untouched_model_is_bicubic_and_its_blocks_are_identity() -> None:
     torch.manual_seed(0)
     model = UpscalerUNet(TINY)
     x_t, t, cond, s = inputs(2, 64)
-    c = model.condition(t, s, None)
+    c = model.condition(t, s)
     blocks = [m for m in model.modules() if isinstance(m, ResBlock)]
     assert len(blocks) == 3
     for blk in blocks:
@@ -130,8 +125,9 @@ def test_tiny_model_overfits_one_pair_beyond_bicubic() -> None:
     model = UpscalerUNet(TINY)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
-    batch = UpBatch(x.repeat(4, 1, 1, 1), cond.repeat(4, 1, 1, 1), torch.zeros(4),
-                    torch.zeros(4, dtype=torch.long), g)
+    # 8 copies: with 4, the result swung by 6 dB with the seed of t and the noise (33.8 to
+    # 39.4 dB against bicubic's 35.2); with 8 it lands at 40-41.4 dB for seeds 0 to 5
+    batch = UpBatch(x.repeat(8, 1, 1, 1), cond.repeat(8, 1, 1, 1), torch.zeros(8), g)
     for _ in range(200):
         loss, _ = upscaler_loss(model, batch, g)
         opt.zero_grad()
@@ -148,6 +144,22 @@ def test_recipe_parses_and_unknown_keys_are_errors() -> None:
     assert flops_per_call(UpscalerUNet(cfg.model)) <= 2.5e9
     with pytest.raises(ConfigError, match="s_maxx"):
         from_dict(UpscalerConfig, {"degrade": {"s_maxx": 0.1}})
+
+
+def test_checkpoints_of_the_removed_breed_input_read_or_are_refused() -> None:
+    """A checkpoint saved before the breed input was removed carries its settings: with the
+    breed off they are dropped and the rest reads as saved; a model that took it is refused.
+    A recipe that still names them is a typo like any other."""
+    old = to_dict(UpscalerConfig(name="old", t_std=0.8))
+    old.update(p_uncond=0.1)
+    old["model"].update(breed=False, num_classes=14)
+    old["sampler"].update(cfg_scale=1.0)
+    assert config_from_checkpoint(old) == UpscalerConfig(name="old", t_std=0.8)
+    old["model"]["breed"] = True
+    with pytest.raises(ConfigError, match="takes the breed"):
+        config_from_checkpoint(old)
+    with pytest.raises(ConfigError, match="p_uncond"):
+        from_dict(UpscalerConfig, {"p_uncond": 0.1})
 
 
 def test_onnx_export_matches_torch(tmp_path: Path) -> None:

@@ -42,19 +42,15 @@ def live(model: torch.nn.Module) -> torch.nn.Module:
     return model.eval()
 
 
-def export_pair(d: Path, up_cfg: UpscalerConfig, variants: tuple[str, ...],
-                breeds_apart: bool = False) -> tuple[UpscalerUNet, Path]:
-    """The tiny generator and an upscaler of ``up_cfg``, live weights, exported into d/models;
-    ``breeds_apart``: the breed rows far apart, so a wrong or missing y shows in the output."""
+def export_pair(d: Path, up_cfg: UpscalerConfig, variants: tuple[str, ...]
+                ) -> tuple[UpscalerUNet, Path]:
+    """The tiny generator and an upscaler of ``up_cfg``, live weights, exported into d/models."""
     gen = live(TinyDiT(GEN))
     save_atomic({"model": gen.state_dict(), "config": to_dict(GeneratorConfig(name="tiny",
                                                                               model=GEN)),
                  "step": 0}, d / "gen.pt")
     export_generator(d / "gen.pt", d / "models", variants=("fp32",))
     up = live(UpscalerUNet(up_cfg.model))
-    if breeds_apart:
-        with torch.no_grad():
-            up.class_table.copy_(torch.randn_like(up.class_table))  # type: ignore[union-attr]
     save_atomic({"model": up.state_dict(), "config": to_dict(up_cfg), "step": 5}, d / "up.pt")
     export_upscaler(d / "up.pt", d / "models", variants=variants)
     return up, d / "models" / "manifest.json"  # type: ignore[return-value]
@@ -118,8 +114,8 @@ def test_golden_roundtrip(pair: tuple[UpscalerUNet, Path]) -> None:
     x64 = gen.sample(decode(b["noise"]), gen.one_hot([b["class_id"]]), steps=b["steps"],
                      cfg_scale=b["cfg_scale"], solver=b["solver"], shift=b["shift"])
     assert np.array_equal(x64, decode(b["final"]))
-    again = up.upscale(x64, decode(g["eps_c"]), decode(g["noise"]), gen.one_hot([b["class_id"]]),
-                       steps=g["sample"]["steps"], s=g["sample"]["s"])
+    again = up.upscale(x64, decode(g["eps_c"]), decode(g["noise"]), steps=g["sample"]["steps"],
+                       s=g["sample"]["s"])
     assert np.array_equal(again, decode(g["sample"]["final"]))
 
 
@@ -133,12 +129,11 @@ def test_committed_golden_matches_shipped_upscaler() -> None:
     up = Upscaler(man, variant="fp32")
     assert up.file_entry["sha256"] == g["model"]["sha256"], "golden file is stale: re-export"
     x64, eps_c = decode(g["base"]["final"]), decode(g["eps_c"])
-    y = Generator(man).one_hot([g["base"]["class_id"]])  # read only by a breed upscaler
     sc = g["single_call"]
     out = up.denoise(decode(g["noise"]), np.full((1,), sc["t"], np.float32),
-                     x64 + np.float32(sc["s"]) * eps_c, np.full((1,), sc["s"], np.float32), y)
+                     x64 + np.float32(sc["s"]) * eps_c, np.full((1,), sc["s"], np.float32))
     assert np.abs(out - decode(sc["out"])).max() < 1e-4
-    img = up.upscale(x64, eps_c, decode(g["noise"]), y, steps=g["sample"]["steps"],
+    img = up.upscale(x64, eps_c, decode(g["noise"]), steps=g["sample"]["steps"],
                      s=g["sample"]["s"])
     assert np.abs(img - decode(g["sample"]["final"])).max() < g["tolerance"]["max_abs"]
 
@@ -180,6 +175,30 @@ def test_tampered_upscaler_is_refused(pair: tuple[UpscalerUNet, Path], tmp_path:
     r = cli("generate", "--breed", "Bengal", "-n", "1", "--steps", "1", "--size", "16",
             "--model-dir", str(d), "-o", str(tmp_path / "x.png"))
     assert r.code == 0, r.err  # the 64 px stage alone does not need the upscaler file
+
+
+def test_a_graph_with_inputs_the_entry_does_not_name_is_refused(
+        pair: tuple[UpscalerUNet, Path], tmp_path: Path) -> None:
+    """A graph that takes more than x, t, cond and s (an export of another design) is refused
+    in one line when the stage opens, not by onnxruntime at its first call."""
+    import shutil
+
+    from onnx import TensorProto, helper, save
+
+    _, man = pair
+    d = tmp_path / "models"
+    shutil.copytree(man.parent, d)
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+          for n in ("x", "t", "cond", "s", "y")]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["out"])], "g", io,
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
+    f = d / "upscaler-fp32.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(f))
+    m = mf.load(d / "manifest.json")
+    m["models"]["upscaler"]["files"]["fp32"].update(mf.file_entry(f))
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(mf.ManifestError, match=r"also takes \['y'\]"):
+        Upscaler(d / "manifest.json", variant="fp32")
 
 
 def test_export_refuses_a_generator_checkpoint(pair: tuple[UpscalerUNet, Path]) -> None:
@@ -234,53 +253,3 @@ def test_eval_upscaler_stores_its_figures_only_for_the_exported_weights(
     other.write_bytes((models / "upscaler-fp32.onnx").read_bytes() + b"\0")
     r = cli(*args, "--checkpoint", str(other), "-c", str(recipe))
     assert r.code != 0 and "not the fp32 file" in r.err and "Traceback" not in r.err
-
-
-@pytest.fixture(scope="module")
-def breed_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[UpscalerUNet, Path]:
-    """The tiny generator with a breed-conditioned upscaler."""
-    import dataclasses
-
-    torch.manual_seed(1)
-    cfg = UpscalerConfig(model=dataclasses.replace(UP, breed=True))
-    cfg.sampler.steps = 2
-    return export_pair(tmp_path_factory.mktemp("breed-cascade"), cfg, ("fp32",),
-                       breeds_apart=True)
-
-
-def test_a_breed_upscaler_gets_the_generators_class_weights(
-        breed_pair: tuple[UpscalerUNet, Path]) -> None:
-    from tinycats.runtime.limits import GenerateInputError
-
-    model, man = breed_pair
-    e = mf.load(man)["models"]["upscaler"]
-    assert e["breed"] is True and e["inputs"]["y"] == "y"
-    gen, up = Generator(man), Upscaler(man)
-    x64 = np.tanh(initial_noise(4, 2, 16))
-    eps_c, x0 = upscale_noise(4, 2, 16, 32)
-    y = gen.mix({gen.class_id("Bengal"): 0.5, gen.class_id("Sphynx"): 0.5}, 2)
-    ours = up.upscale(x64, eps_c, x0, y)
-    cond = torch.from_numpy(x64)  # the manifest's s is 0: the condition is the image
-    yt = torch.from_numpy(y)
-    ref = flow.sample(as_denoiser(model, cond, torch.zeros(2)), torch.from_numpy(x0), yt,
-                      yt, steps=2, cfg_scale=1.0, prediction="x", solver="heun",
-                      shift=1.0).numpy()  # type: ignore[arg-type]
-    assert np.abs(ours - ref).max() < 1e-4
-    other = up.upscale(x64, eps_c, x0, gen.one_hot([gen.class_id("Persian")] * 2))
-    assert np.abs(ours - other).max() > 1e-3  # the breed reaches the network
-    with pytest.raises(GenerateInputError, match="takes the breed"):
-        up.upscale(x64, eps_c, x0)
-
-
-def test_generate_cli_draws_with_a_breed_upscaler(breed_pair: tuple[UpscalerUNet, Path],
-                                                  tmp_path: Path,
-                                                  cli) -> None:  # type: ignore[no-untyped-def]
-    from PIL import Image
-
-    _, man = breed_pair
-    for name, how in (("one", ("--breed", "Bengal")), ("mix", ("--mix", "Bengal:1,Sphynx:1"))):
-        r = cli("generate", *how, "-n", "2", "--steps", "2", "--seed", "3", "--model-dir",
-                str(man.parent), "-o", str(tmp_path / f"{name}.png"), "--out-dir",
-                str(tmp_path / name))
-        assert r.code == 0, r.err
-        assert {Image.open(p).size for p in (tmp_path / name).glob("*.png")} == {(32, 32)}

@@ -1,7 +1,6 @@
 """The upscaler's warm start (upscaler/warm_start.py): weights read back from its ONNX export are
-the exported ones; a recipe that adds the breed starts with a zero breed table, i.e. exactly at
-the given model; other architectures, a dropped breed input and broken files are refused; a run
-begins from the weights. Small U-Nets, random weights on every layer."""
+the exported ones; other architectures and broken files are refused; a run begins from the
+weights. Small U-Nets, random weights on every layer."""
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from tinycats.upscaler.model import UNetConfig, UpscalerUNet
 from tinycats.upscaler.warm_start import WarmStartError, load_init_state
 
 PLAIN = UNetConfig(image_size=32, widths=[16, 32], mid_blocks=1, emb_dim=32, groups=4)
-BREED = dataclasses.replace(PLAIN, breed=True)
 
 
 def live(cfg: UNetConfig, seed: int = 0) -> UpscalerUNet:
@@ -33,11 +31,11 @@ def live(cfg: UNetConfig, seed: int = 0) -> UpscalerUNet:
     return model.eval()
 
 
-def call(model: UpscalerUNet, y: torch.Tensor | None) -> torch.Tensor:
+def call(model: UpscalerUNet) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     x, cond = torch.randn(2, 3, 32, 32, generator=g), torch.rand(2, 3, 16, 16, generator=g)
     with torch.no_grad():
-        return model(x, torch.tensor([0.2, 0.7]), cond, torch.tensor([0.0, 0.1]), y)
+        return model(x, torch.tensor([0.2, 0.7]), cond, torch.tensor([0.0, 0.1]))
 
 
 @pytest.fixture(scope="module")
@@ -46,28 +44,23 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[UpscalerUNet, Pa
     return model, export_fp32(model, tmp_path_factory.mktemp("uws") / "upscaler-fp32.onnx")
 
 
-def test_onnx_weights_come_back_and_a_new_breed_table_starts_at_zero(
-        exported: tuple[UpscalerUNet, Path]) -> None:
+def test_onnx_weights_come_back(exported: tuple[UpscalerUNet, Path]) -> None:
     model, path = exported
     plain = load_init_state(path, PLAIN)
     for k, v in model.state_dict().items():
         assert torch.equal(plain[k], v), k
-    state = load_init_state(path, BREED)
-    assert torch.equal(state["class_table"], torch.zeros(BREED.num_classes, BREED.emb_dim))
-    breed = UpscalerUNet(BREED)
-    breed.load_state_dict(state)
-    y = torch.eye(BREED.num_classes)[[3, 7]]
-    torch.testing.assert_close(call(breed.eval(), y), call(model, None), rtol=0, atol=0)
 
 
 def test_other_models_and_broken_files_are_refused(exported: tuple[UpscalerUNet, Path],
                                                    tmp_path: Path) -> None:
     _, path = exported
+    other = dataclasses.replace(PLAIN, widths=[16, 24])
     with pytest.raises(WarmStartError, match=r"does not fit|do not reproduce|does not run"):
-        load_init_state(path, dataclasses.replace(PLAIN, widths=[16, 24]))
-    bred = export_fp32(live(BREED), tmp_path / "breed.onnx")
-    with pytest.raises(WarmStartError, match="only a breed input may be added"):
-        load_init_state(bred, PLAIN)
+        load_init_state(path, other)
+    save_atomic({"model": live(other).state_dict(), "config": to_dict(UpscalerConfig(model=other)),
+                 "step": 1}, tmp_path / "ema.pt")
+    with pytest.raises(WarmStartError, match="another upscaler than the recipe's"):
+        load_init_state(tmp_path / "ema.pt", PLAIN)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(WarmStartError, match="not a readable ONNX"):
@@ -83,21 +76,20 @@ def test_a_run_begins_from_the_checkpoint_it_is_given(tmp_path: Path) -> None:
     base = live(PLAIN, seed=2)
     save_atomic({"model": base.state_dict(), "config": to_dict(UpscalerConfig(model=PLAIN)),
                  "step": 9}, tmp_path / "ema.pt")
-    cfg = UpscalerConfig(model=BREED, data=UpDataConfig(size=32),
+    cfg = UpscalerConfig(model=PLAIN, data=UpDataConfig(size=32),
                          train=UpTrainConfig(batch_size=2, steps=1, lr=1e-12, warmup=1,
                                              ckpt_every=100, sample_every=0, log_every=1,
                                              threads=1))
     rng = np.random.default_rng(0)
-    data = from_arrays(rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8), np.arange(4),
-                       rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8), np.arange(4))
+    data = from_arrays(rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8),
+                       rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
     summary = train(cfg, data, tmp_path / "run", device="cpu", log=lambda _m: None,
-                    init_state=load_init_state(tmp_path / "ema.pt", BREED),
+                    init_state=load_init_state(tmp_path / "ema.pt", PLAIN),
                     init_from=str(tmp_path / "ema.pt"))
     assert summary["init_from"] == str(tmp_path / "ema.pt")
     after, _ = load_upscaler(tmp_path / "run" / "ema.pt")
     # one step at a vanishing rate: still the given weights (a fresh init would be far off)
-    torch.testing.assert_close(call(after, torch.eye(BREED.num_classes)[[0, 1]]),
-                               call(base, None), rtol=0, atol=1e-5)
+    torch.testing.assert_close(call(after), call(base), rtol=0, atol=1e-5)
 
 
 def test_the_cli_reads_init_from_only_for_a_new_run(tmp_path: Path) -> None:

@@ -43,7 +43,6 @@ export function sampleManifest(): Record<string, unknown> {
         cond_size: 64,
         channels: 3,
         value_range: [-1, 1],
-        breed: false,
         inputs: { x: 'x', t: 't', cond: 'cond', s: 's' },
         output: 'out',
         prediction: 'x',
@@ -54,12 +53,4 @@ export function sampleManifest(): Record<string, unknown> {
       },
     },
   };
-}
-
-/** The sample manifest with an upscaler that takes the breed, as the exporter writes one. */
-export function breedUpscalerManifest(): Record<string, unknown> {
-  const m = sampleManifest() as { models: { upscaler: Record<string, unknown> } };
-  m.models.upscaler.breed = true;
-  m.models.upscaler.inputs = { x: 'x', t: 't', cond: 'cond', s: 's', y: 'y' };
-  return m;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chooseUpscalerVariant, chooseVariant, labelByKey, ManifestError, parseManifest, type ClassifierEntry, type GeneratorEntry, type UpscalerEntry, optimizationFor } from '../src/engine/manifest';
-import { breedUpscalerManifest, sampleManifest } from './helpers';
+import { sampleManifest } from './helpers';
 
 type M = ReturnType<typeof sampleManifest> & { models: Record<string, Record<string, unknown>> };
 const edit = (fn: (m: M) => void) => {
@@ -29,7 +29,6 @@ describe('manifest parsing', () => {
     const u = parseManifest(sampleManifest()).models.upscaler!;
     expect([u.task, u.image_size, u.cond_size, u.prediction]).toEqual(['upscale', 128, 64, 'x']);
     expect(u.inputs).toEqual({ x: 'x', t: 't', cond: 'cond', s: 's' });
-    expect([u.breed, u.num_classes]).toEqual([false, undefined]);
     expect(u.sampler).toEqual({ time: 't0_noise_t1_data', t_eps: 0.05, default_steps: 6, solver: 'heun', shift: 1, s: 0.05 });
     expect(u.files.fp16!.file).toBe('upscaler-fp16.onnx');
     expect(u.extra).toEqual({ model: { params: 1668660 } });
@@ -44,23 +43,10 @@ describe('manifest parsing', () => {
     expect(parseManifest(edit((m) => (m.models.classifier!.unsure_below = null))).models.classifier!.unsure_below).toBeUndefined();
   });
 
-  it('reads an upscaler that takes the breed: its y input, fed rows as wide as the generator\'s', () => {
-    const m = parseManifest(breedUpscalerManifest());
-    const u = m.models.upscaler!;
-    expect(u.breed).toBe(true);
-    expect(u.inputs).toEqual({ x: 'x', t: 't', cond: 'cond', s: 's', y: 'y' });
-    expect(u.num_classes).toBe(m.models.generator!.classes.length);
-    expect(u.num_classes).toBe(14);
-    expect(u.extra).not.toHaveProperty('breed');
-  });
-
-  it('runs an upscaler with "breed": false or no "breed" as one without class weights (a y name is not used)', () => {
-    const variants = [(u: Record<string, unknown>) => delete u.breed, (u: Record<string, unknown>) => (u.inputs = { x: 'x', t: 't', cond: 'cond', s: 's', y: 'y' })];
-    for (const fn of variants) {
-      const u = parseManifest(edit((m) => fn(m.models.upscaler!))).models.upscaler!;
-      expect([u.breed, u.num_classes]).toEqual([false, undefined]);
-      expect(u.inputs).toEqual({ x: 'x', t: 't', cond: 'cond', s: 's' });
-    }
+  it('reads only the four inputs it feeds; a field it does not interpret is an extra, like any other', () => {
+    const u = parseManifest(edit((m) => Object.assign(m.models.upscaler!, { breed: false, inputs: { x: 'x', t: 't', cond: 'cond', s: 's', y: 'y' } }))).models.upscaler!;
+    expect(u.inputs).toEqual({ x: 'x', t: 't', cond: 'cond', s: 's' });
+    expect(u.extra).toEqual({ breed: false, model: { params: 1668660 } });
   });
 
   it('works without an upscaler (64 px cats only)', () => {

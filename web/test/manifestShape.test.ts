@@ -1,7 +1,7 @@
 // Valid JSON of the wrong shape is one ManifestError line, never a TypeError from deep inside.
 import { describe, expect, it } from 'vitest';
 import { ManifestError, parseManifest } from '../src/engine/manifest';
-import { breedUpscalerManifest, sampleManifest } from './helpers';
+import { sampleManifest } from './helpers';
 
 type Gen = Record<string, unknown> & { sampler: Record<string, unknown> };
 const withGenerator = (fn: (g: Gen) => void) => {
@@ -56,10 +56,6 @@ describe('manifest of the wrong shape', () => {
   };
   const upscaler: [string, (u: Up) => void, RegExp][] = [
     ['another task', (u) => (u.task = 'generate'), /models.upscaler: task must be "upscale"/],
-    ['"breed" as a string', (u) => (u.breed = 'yes'), /models.upscaler: "breed" must be true or false, not "yes"/],
-    ['"breed" as a number', (u) => (u.breed = 1), /models.upscaler: "breed" must be true or false, not 1/],
-    ['"breed" null', (u) => (u.breed = null), /models.upscaler: "breed" must be true or false, not null/],
-    ['a breed input but no y input', (u) => (u.breed = true), /models.upscaler.inputs: .*"breed": true.*"y" must name its class-weight input/],
     ['no image_size', (u) => delete u.image_size, /models.upscaler: "image_size" must be a number/],
     ['a fractional image_size', (u) => (u.image_size = 127.5), /models.upscaler: image_size must be a positive integer/],
     ['a cond_size that is not the generator\'s image_size', (u) => (u.cond_size = 32), /models.upscaler: cond_size 32 is not the generator's image_size 64/],
@@ -82,15 +78,6 @@ describe('manifest of the wrong shape', () => {
     ['a default variant that is not shipped', (u) => (u.default_variant = 'int8'), /models.upscaler: default_variant "int8" is not in files/],
   ];
   for (const [what, fn, msg] of upscaler) it(`refuses an upscaler with ${what}`, () => refuse(withUpscaler(fn), msg));
-  it('refuses an upscaler that takes the breed with an empty y name, or with no generator to take it from', () => {
-    const m = breedUpscalerManifest() as { models: { upscaler: Up; generator?: unknown } };
-    m.models.upscaler.inputs.y = '';
-    refuse(m, /models.upscaler.inputs: .*"y" must name/);
-    const alone = breedUpscalerManifest() as { models: { generator?: unknown } };
-    delete alone.models.generator;
-    refuse(alone, /models.upscaler: takes the breed .* no generator/);
-    expect(parseManifest(breedUpscalerManifest()).models.upscaler!.breed).toBe(true);
-  });
   it('refuses an upscaler given as a list', () => {
     const m = sampleManifest() as { models: Record<string, unknown> };
     m.models.upscaler = [];

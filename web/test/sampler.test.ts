@@ -208,13 +208,11 @@ describe('the upscaler stage (hand-checked)', () => {
   const images = new Float32Array([0.5, -0.5, 0.25, 0.75]);
   const epsC = new Float32Array([1, -1, 2, 0]);
   const noise = new Float32Array([0.3, -1.2, 2.0, 0.7, -0.1, 0.4, 1.1, -0.9]);
-  // the base stage's class weights, K = 3: a one-hot breed and a breed mix
-  const y = new Float32Array([0, 1, 0, 0.25, 0, 0.75]);
 
-  type Seen = { batch: number; cond: number[]; s: number[]; y: number[] };
+  type Seen = { batch: number; cond: number[]; s: number[] };
   function nearestUpscaler(seen: Seen[] = []): UpscaleDenoiser {
-    return async (x, t, cond, s, yy, batch) => {
-      seen.push({ batch, cond: Array.from(cond), s: Array.from(s), y: Array.from(yy) });
+    return async (x, t, cond, s, batch) => {
+      seen.push({ batch, cond: Array.from(cond), s: Array.from(s) });
       expect(t.length).toBe(batch);
       const out = new Float32Array(x.length);
       for (let j = 0; j < x.length; j++) out[j] = cond[Math.floor(j / 2)]!;
@@ -228,27 +226,21 @@ describe('the upscaler stage (hand-checked)', () => {
     expect(() => upscaleCondition(images, epsC.subarray(1), 0.1)).toThrow(RangeError);
   });
 
-  it('feeds that condition, s and the class weights to every call, B rows (no guidance), 2N - 1 Heun calls', async () => {
+  it('feeds that condition and s to every call, B rows (no guidance), 2N - 1 Heun calls', async () => {
     const seen: Seen[] = [];
-    await upscale(nearestUpscaler(seen), images, epsC, noise, y, 2, up);
+    await upscale(nearestUpscaler(seen), images, epsC, noise, 2, up);
     expect(seen).toHaveLength(networkCalls(up.steps, up.solver));
     const cond = Array.from(upscaleCondition(images, epsC, up.s));
-    for (const call of seen) expect(call).toEqual({ batch: 2, cond, s: [Math.fround(0.1), Math.fround(0.1)], y: Array.from(y) });
-  });
-
-  it('refuses class weights that are not one row per image', async () => {
-    for (const bad of [new Float32Array(0), y.subarray(1)]) {
-      await expect(upscale(nearestUpscaler(), images, epsC, noise, bad, 2, up)).rejects.toBeInstanceOf(RangeError);
-    }
+    for (const call of seen) expect(call).toEqual({ batch: 2, cond, s: [Math.fround(0.1), Math.fround(0.1)] });
   });
 
   it('lands on its x-prediction, clipped to [-1, 1] (Euler and Heun)', async () => {
     const target = [0.6, 0.6, -0.6, -0.6, 0.45, 0.45, 0.75, 0.75];
     for (const solver of ['euler', 'heun'] as const) {
-      const out = await upscale(nearestUpscaler(), images, epsC, noise, y, 2, { ...up, solver, steps: 10 });
+      const out = await upscale(nearestUpscaler(), images, epsC, noise, 2, { ...up, solver, steps: 10 });
       out.forEach((v, j) => expect(v).toBeCloseTo(target[j]!, 5));
     }
-    const big = await upscale(nearestUpscaler(), new Float32Array([3, 3, -3, -3]), epsC, noise, y, 2, up);
+    const big = await upscale(nearestUpscaler(), new Float32Array([3, 3, -3, -3]), epsC, noise, 2, up);
     expect(Array.from(big)).toEqual([1, 1, 1, 1, -1, -1, -1, -1]);
   });
 
@@ -256,7 +248,7 @@ describe('the upscaler stage (hand-checked)', () => {
     const previews: number[][] = [];
     let calls = 0;
     await expect(
-      upscale(nearestUpscaler(), images, epsC, noise, y, 2, { ...up, solver: 'euler' }, {
+      upscale(nearestUpscaler(), images, epsC, noise, 2, { ...up, solver: 'euler' }, {
         onStep: (_i, _x, prediction) => {
           previews.push(Array.from(prediction!));
         },
@@ -268,8 +260,8 @@ describe('the upscaler stage (hand-checked)', () => {
   });
 
   it('does not modify its inputs', async () => {
-    const copies = [images, epsC, noise, y].map((a) => Float32Array.from(a));
-    await upscale(nearestUpscaler(), images, epsC, noise, y, 2, up);
-    expect([images, epsC, noise, y]).toEqual(copies);
+    const copies = [images, epsC, noise].map((a) => Float32Array.from(a));
+    await upscale(nearestUpscaler(), images, epsC, noise, 2, up);
+    expect([images, epsC, noise]).toEqual(copies);
   });
 });

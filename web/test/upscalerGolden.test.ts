@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tensorToRgba } from '../src/engine/preprocess';
 import { makeUpscaler } from '../src/engine/runner';
-import { oneHot, timeGrid, upscale, upscaleCondition } from '../src/engine/sampler';
+import { timeGrid, upscale, upscaleCondition } from '../src/engine/sampler';
 import { f32, maxAbs, maxLevels, type Arr } from './arrays';
 import { hasModel, loadManifest, ortNode, REPO, session } from './models';
 
@@ -30,8 +30,6 @@ describe.skipIf(!ready)('upscaler golden vectors (Python runtime) vs TypeScript 
   const entry = () => m!.models.upscaler!;
   const tol = () => g.tolerance.max_abs;
   const model = async () => makeUpscaler(ortNode, await session(m!, 'upscaler', g.model.variant), entry());
-  // the base stage's class weights: read only by an upscaler that takes the breed
-  const y = () => oneHot(m!.models.generator!.classes.length, g.base.class_id);
 
   it('were made for the shipped model', () => {
     const f = entry().files[g.model.variant]!;
@@ -44,7 +42,7 @@ describe.skipIf(!ready)('upscaler golden vectors (Python runtime) vs TypeScript 
   it('one network call on (noise, t, base final + s eps_c, s)', async () => {
     const c = g.single_call;
     const cond = upscaleCondition(f32(g.base.final), f32(g.eps_c), c.s);
-    const out = await (await model())(f32(g.noise), new Float32Array([c.t]), cond, new Float32Array([c.s]), y(), 1);
+    const out = await (await model())(f32(g.noise), new Float32Array([c.t]), cond, new Float32Array([c.s]), 1);
     const d = maxAbs(out, f32(c.out));
     console.log(`upscaler golden single call: max |diff| ${d.toExponential(2)} (tolerance ${tol()})`);
     expect(d).toBeLessThanOrEqual(tol());
@@ -55,7 +53,7 @@ describe.skipIf(!ready)('upscaler golden vectors (Python runtime) vs TypeScript 
     const c = g.sample;
     expect(timeGrid(c.steps, c.shift)).toEqual(c.time_grid);
     const steps: number[] = [];
-    const x = await upscale(await model(), f32(g.base.final), f32(g.eps_c), f32(g.noise), y(), 1, { steps: c.steps, solver: c.solver, shift: c.shift, s: c.s, tEps: e.sampler.t_eps }, {
+    const x = await upscale(await model(), f32(g.base.final), f32(g.eps_c), f32(g.noise), 1, { steps: c.steps, solver: c.solver, shift: c.shift, s: c.s, tEps: e.sampler.t_eps }, {
       onStep: (i, _x, prediction) => {
         expect(prediction?.length).toBe(3 * e.image_size * e.image_size);
         steps.push(i);

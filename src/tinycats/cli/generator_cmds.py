@@ -197,9 +197,8 @@ def _pick_stages(gen: Generator, manifest: Path, size: int | None, variant: str 
     return up
 
 
-def _upscale_in_chunks(up: Upscaler, x64: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """The upscaler stage over SAMPLE_CHUNK cats at a time under its own progress bar; ``y``:
-    the class weights the cats were drawn with."""
+def _upscale_in_chunks(up: Upscaler, x64: np.ndarray, seed: int) -> np.ndarray:
+    """The upscaler stage over SAMPLE_CHUNK cats at a time under its own progress bar."""
     import numpy as np
 
     from tinycats.runtime.upscale import upscale_noise
@@ -216,7 +215,7 @@ def _upscale_in_chunks(up: Upscaler, x64: np.ndarray, y: np.ndarray, seed: int) 
             def step(j: int, total: int, _x: np.ndarray, k: int = k, i: int = i) -> None:
                 bar.update(task, completed=i + k * j / total)  # exact at the end, no float drift
 
-            out.append(up.upscale(x64[sl], eps_c[sl], noise[sl], y[sl], callback=step))
+            out.append(up.upscale(x64[sl], eps_c[sl], noise[sl], callback=step))
     return np.concatenate(out)
 
 
@@ -284,7 +283,7 @@ def generate(
     _check_grid_side(n, size, grid_upscale)
     x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
     if up is not None:
-        x = _upscale_in_chunks(up, x, y, seed)
+        x = _upscale_in_chunks(up, x, seed)
     imgs = to_uint8(x)
     save_image_atomic(make_grid(imgs), output, upscale=grid_upscale)
     if out_dir is not None:

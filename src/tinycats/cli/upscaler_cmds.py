@@ -36,8 +36,7 @@ def train_upscaler(
     budget_minutes: common.BudgetMinutesOpt = None,
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights: an exported upscaler-fp32.onnx"
-        " (e.g. the shipped one) or an ema.pt/last.pt; a breed input the recipe adds starts at"
-        " zero.")] = None,
+        " (e.g. the shipped one) or an ema.pt/last.pt, of the recipe's architecture.")] = None,
 ) -> None:
     """Train the upscaler with flow matching (resumes from <run-dir>/last.pt unless --fresh)."""
     from tinycats.upscaler.config import UpscalerConfig
@@ -119,17 +118,13 @@ def eval_upscaler(
 
 
 def _from_export(path: Path, config: Path) -> tuple[UpscalerUNet, UpscalerConfig]:
-    """The upscaler in an exported fp32 file, with the recipe's architecture (and the file's
-    breed input), checked against the file (upscaler/warm_start.py)."""
-    from dataclasses import replace
-
-    from tinycats.training.onnx_weights import input_names
+    """The upscaler in an exported fp32 file, with the recipe's architecture, checked against
+    the file (upscaler/warm_start.py)."""
     from tinycats.upscaler.config import UpscalerConfig
     from tinycats.upscaler.model import UpscalerUNet
     from tinycats.upscaler.warm_start import load_init_state
 
     cfg = common.load_recipe(UpscalerConfig, config)
-    cfg = replace(cfg, model=replace(cfg.model, breed="y" in input_names(path)))
     model = UpscalerUNet(cfg.model)
     model.load_state_dict(load_init_state(path, cfg.model))
     return model.eval(), cfg

@@ -93,9 +93,8 @@ def make_upscaler_golden(manifest_path: Path, class_name: str = "Bengal") -> dic
     eps_c, x0 = upscale_noise(GOLDEN_SEED, 1, up.cond_size, up.size, up.channels)
     st = up.default_settings
     cond = x64 + np.float32(st.s) * eps_c
-    y = gen.one_hot([cid])  # read only by a breed-conditioned upscaler
     call_out = up.denoise(x0, np.full((1,), 0.3, np.float32), cond,
-                          np.full((1,), st.s, np.float32), y)
+                          np.full((1,), st.s, np.float32))
     return {
         "about": "tinycats upscaler golden vectors: see docs/sampler.md ('The upscaler stage') "
                  "and src/tinycats/export/golden.py",
@@ -108,11 +107,10 @@ def make_upscaler_golden(manifest_path: Path, class_name: str = "Bengal") -> dic
         "eps_c": encode(eps_c),
         "noise": encode(x0),
         "single_call": {"x": "noise", "t": 0.3, "cond": "base final + s * eps_c", "s": st.s,
-                        **({"y": "one-hot of base.class_id"} if up.breed else {}),
                         "out": encode(call_out)},
         "sample": {"steps": st.steps, "solver": st.solver, "shift": st.shift, "s": st.s,
                    "time_grid": time_grid(st.steps, st.shift),
-                   "final": encode(up.upscale(x64, eps_c, x0, y))},
+                   "final": encode(up.upscale(x64, eps_c, x0))},
         "tolerance": {"max_abs": 2e-3,
                       "why": "float32 kernels differ between runtimes; errors grow over both "
                              "stages' steps"},

@@ -2,10 +2,10 @@
 (WebGPU).
 
 The graph is the network only: inputs ``x`` (B,3,S,S), ``t`` (B,), ``cond`` (B,3,S/2,S/2) the
-64 px image already noised at level ``s``, ``s`` (B,), and ``y`` (B,K) for a breed-conditioned
-upscaler; output ``out`` (B,3,S,S), the predicted clean image. The sampling loop and the
-condition noise live in the runtimes (docs/sampler.md, "The upscaler stage"). Weights are the
-EMA ones; every variant is parity-checked against PyTorch and the figures go in the manifest.
+64 px image already noised at level ``s``, and ``s`` (B,); output ``out`` (B,3,S,S), the
+predicted clean image. The sampling loop and the condition noise live in the runtimes
+(docs/sampler.md, "The upscaler stage"). Weights are the EMA ones; every variant is
+parity-checked against PyTorch and the figures go in the manifest.
 """
 
 from __future__ import annotations
@@ -35,43 +35,37 @@ MODEL_KEY = "upscaler"
 VARIANTS = ("fp32", "fp16")
 #: recipe sampler setting -> manifest key (the generator's names where they mean the same)
 SAMPLER_KEYS = {"steps": "default_steps", "solver": "solver", "shift": "shift", "s": "s"}
+#: the graph's inputs, in the network's call order
+INPUT_NAMES = ("x", "t", "cond", "s")
 
 
 class _Graph(nn.Module):
-    """The exported call order: (x, t, cond, s[, y])."""
+    """The exported module. The network sits under ``model``, which prefixes every weight name
+    in the shipped files: a warm start finds them by exporting a probe the same way."""
 
     def __init__(self, model: UpscalerUNet) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, s: torch.Tensor,
-                y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.model(x, t, cond, s, y)
-
-
-def input_names(model: UpscalerUNet) -> list[str]:
-    return ["x", "t", "cond", "s"] + (["y"] if model.cfg.breed else [])
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, s: torch.Tensor
+                ) -> torch.Tensor:
+        return self.model(x, t, cond, s)
 
 
 def fixed_input(model: UpscalerUNet, batch: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
     """The export's example and the parity checks' input: seeded images, t and s spread out."""
     c, size = model.cfg.channels, model.cfg.image_size
     rng = np.random.default_rng(seed)
-    feeds = {"x": rng.standard_normal((batch, c, size, size), dtype=np.float32),
-             "t": np.linspace(0.1, 0.9, batch, dtype=np.float32),
-             "cond": np.tanh(rng.standard_normal((batch, c, size // 2, size // 2),
-                                                 dtype=np.float32)),
-             "s": np.linspace(0.0, 0.2, batch, dtype=np.float32)}
-    if model.cfg.breed:
-        y = np.zeros((batch, model.cfg.num_classes), dtype=np.float32)
-        y[np.arange(batch), np.arange(batch)] = 1.0
-        feeds["y"] = y
-    return feeds
+    return {"x": rng.standard_normal((batch, c, size, size), dtype=np.float32),
+            "t": np.linspace(0.1, 0.9, batch, dtype=np.float32),
+            "cond": np.tanh(rng.standard_normal((batch, c, size // 2, size // 2),
+                                                dtype=np.float32)),
+            "s": np.linspace(0.0, 0.2, batch, dtype=np.float32)}
 
 
 def export_fp32(model: UpscalerUNet, path: Path) -> Path:
     model = model.eval()
-    names = input_names(model)
+    names = list(INPUT_NAMES)
     feeds = fixed_input(model)
     args = tuple(torch.from_numpy(feeds[n]) for n in names)
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -93,7 +87,7 @@ def parity(model: UpscalerUNet, path: Path) -> dict[str, float]:
     import onnxruntime as ort
 
     feeds = fixed_input(model)
-    names = input_names(model)
+    names = INPUT_NAMES
     with torch.no_grad():
         ref = _Graph(model)(*(torch.from_numpy(feeds[n]) for n in names)).numpy()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -121,8 +115,7 @@ def upscaler_entry(cfg: UpscalerConfig, files: dict[str, dict[str, Any]],
         "cond_size": m.image_size // 2,
         "channels": m.channels,
         "value_range": [-1, 1],
-        "breed": m.breed,
-        "inputs": {n: n for n in ["x", "t", "cond", "s"] + (["y"] if m.breed else [])},
+        "inputs": {n: n for n in INPUT_NAMES},
         "output": "out",
         "prediction": "x",
         "sampler": {"time": "t0_noise_t1_data", "interpolant": "x_t = t*x + (1-t)*eps",

@@ -101,7 +101,7 @@ def upscale_figures(manifest: Path, gen_variant: str | None, up_variant: str | N
         t0 = time.perf_counter()
         x = gen.sample(initial_noise(i, 1, gen.size), y)
         t1 = time.perf_counter()
-        up.upscale(x, *upscale_noise(i, 1, up.cond_size, up.size), y)
+        up.upscale(x, *upscale_noise(i, 1, up.cond_size, up.size))
         t2 = time.perf_counter()
         if i >= warmup:
             base_ms.append((t1 - t0) * 1e3)

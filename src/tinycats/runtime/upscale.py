@@ -3,9 +3,8 @@
 Implements docs/sampler.md, "The upscaler stage": the 64 px image is noised at level ``s``
 (cascaded diffusion's noise conditioning, the same augmentation as in training), then the
 generator's own sampler (``integrate``: time grid, Euler / Heun, x-prediction to velocity)
-runs the upscaler network from fresh noise at 128 px. A breed-conditioned upscaler (manifest
-``"breed": true``) is fed the class weights ``y`` the generator's conditional pass got for the
-same cats; no guidance in this stage. Everything is read from ``manifest.json``.
+runs the upscaler network from fresh noise at 128 px, without guidance: the network takes the
+image and ``s``, no class weights. Everything is read from ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from tinycats.runtime.limits import GenerateInputError, check_settings
 from tinycats.runtime.sample import integrate, open_session, x_to_velocity
 
 MODEL_KEY = "upscaler"
+#: the network's inputs (keys of the entry's "inputs"), all fed at every call
+INPUTS = ("x", "t", "cond", "s")
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,19 @@ class Upscaler:
             self.size = int(e["image_size"])
             self.cond_size = int(e["cond_size"])
             self.channels = int(e.get("channels", 3))
-            self.breed = bool(e.get("breed", False))
             sampler = e["sampler"]
             self.t_eps = float(sampler["t_eps"])
-            self.names = {k: str(v) for k, v in e["inputs"].items()}
+            self.names = {k: str(e["inputs"][k]) for k in INPUTS}
             self.output = str(e["output"])
             self.default_settings = UpscaleSettings(
                 int(sampler["default_steps"]), str(sampler["solver"]),
                 float(sampler.get("shift", 1.0)), float(sampler["s"]))
-        if self.breed and "y" not in self.names:
-            raise mf.ManifestError(f"{manifest_path}: the upscaler takes the breed but its "
-                                   "entry names no input 'y'")
         self.session = open_session(path, threads)
+        unfed = {i.name for i in self.session.get_inputs()} - set(self.names.values())
+        if unfed:  # refused here in one line, not by onnxruntime at the first call
+            raise mf.ManifestError(f"{manifest_path}: the upscaler's graph also takes "
+                                   f"{sorted(unfed)}, which this runtime does not feed: "
+                                   "re-export the model")
 
     def settings(self, *, steps: int | None = None, s: float | None = None
                  ) -> UpscaleSettings:
@@ -80,42 +82,29 @@ class Upscaler:
         return UpscaleSettings(d.steps if steps is None else int(steps), d.solver, d.shift,
                                d.s if s is None else float(s))
 
-    def denoise(self, x: np.ndarray, t: np.ndarray, cond: np.ndarray, s: np.ndarray,
-                y: np.ndarray | None = None) -> np.ndarray:
-        """One network call; ``y`` (B, K) class weights, read only by a breed-conditioned
-        upscaler (which requires them)."""
+    def denoise(self, x: np.ndarray, t: np.ndarray, cond: np.ndarray, s: np.ndarray
+                ) -> np.ndarray:
+        """One network call."""
         feeds = {self.names["x"]: x.astype(np.float32), self.names["t"]: t.astype(np.float32),
                  self.names["cond"]: cond.astype(np.float32),
                  self.names["s"]: s.astype(np.float32)}
-        if self.breed:
-            feeds[self.names["y"]] = self._breed_rows(y, x.shape[0])
         return np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float32)
 
-    def _breed_rows(self, y: np.ndarray | None, b: int) -> np.ndarray:
-        """``y`` as the network's class-weight input: one float32 row per cat."""
-        if y is None or y.shape[0] != b:
-            raise GenerateInputError("this upscaler takes the breed: pass the class weights "
-                                     "the generator got, one row per cat")
-        return y.astype(np.float32, copy=False)
-
-    def upscale(self, images: np.ndarray, eps_c: np.ndarray, noise: np.ndarray,
-                y: np.ndarray | None = None, *, steps: int | None = None, s: float | None = None,
+    def upscale(self, images: np.ndarray, eps_c: np.ndarray, noise: np.ndarray, *,
+                steps: int | None = None, s: float | None = None,
                 callback: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
         """(B, C, S, S) images in [-1, 1] from 64 px ``images`` (B, C, S/2, S/2) in [-1, 1],
-        with the stage's draws ``eps_c`` and ``noise`` (``upscale_noise``) and the class
-        weights ``y`` the generator drew them with (used when the upscaler takes the breed)."""
+        with the stage's draws ``eps_c`` and ``noise`` (``upscale_noise``)."""
         st = self.settings(steps=steps, s=s)
         b = images.shape[0]
         if images.shape[1:] != (self.channels, self.cond_size, self.cond_size):
             raise GenerateInputError(f"the upscaler takes {self.cond_size} px images, got "
                                      f"shape {images.shape}")
-        if self.breed:  # converted once; each network call then feeds these rows as they are
-            y = self._breed_rows(y, b)
         cond = (images + np.float32(st.s) * eps_c).astype(np.float32)
         s_vec = np.full((b,), st.s, dtype=np.float32)
 
         def velocity(x: np.ndarray, t: float) -> np.ndarray:
             tt = np.full((b,), t, dtype=np.float32)
-            return x_to_velocity(self.denoise(x, tt, cond, s_vec, y), x, tt, self.t_eps)
+            return x_to_velocity(self.denoise(x, tt, cond, s_vec), x, tt, self.t_eps)
 
         return integrate(velocity, noise, st.steps, st.solver, st.shift, callback)

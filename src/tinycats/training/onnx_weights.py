@@ -52,16 +52,6 @@ def initializers(path: Path) -> dict[str, np.ndarray]:
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
 
 
-def input_names(path: Path) -> list[str]:
-    """The graph inputs of an ONNX file (which tell a model's optional inputs apart)."""
-    import onnx
-
-    try:
-        return [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]
-    except Exception as e:
-        raise WarmStartError(f"{path} is not a readable ONNX file ({e})") from e
-
-
 def probe_mapping(probe: nn.Module, export: Exporter) -> dict[str, tuple[str, bool]]:
     """parameter name -> (initializer name, whether the initializer is stored transposed).
     ``probe``'s parameters are overwritten with distinct random values."""

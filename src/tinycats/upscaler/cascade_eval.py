@@ -75,12 +75,12 @@ def sample_both(model_dir: Path, cfg: CascadeEvalConfig, progress: Progress | No
             for done in range(0, cfg.n_per_breed, cfg.batch):
                 n = min(cfg.batch, cfg.n_per_breed - done)
                 k = noise_seed(seed, b.id, done)
-                y = gen.one_hot([b.id] * n)
-                x64 = gen.sample(initial_noise(k, n, gen.size, gen.channels), y)
+                x64 = gen.sample(initial_noise(k, n, gen.size, gen.channels),
+                                 gen.one_hot([b.id] * n))
                 eps_c, x0 = upscale_noise(k, n, up.cond_size, up.size, up.channels)
                 sets["base_64"].append(to_uint8(x64))
                 sets["bicubic"].append(to_uint8(bicubic(x64)))
-                sets["upscaler"].append(to_uint8(up.upscale(x64, eps_c, x0, y, steps=ust.steps,
+                sets["upscaler"].append(to_uint8(up.upscale(x64, eps_c, x0, steps=ust.steps,
                                                             s=ust.s)))
                 labels += [b.id] * n
                 seed_of += [seed] * n

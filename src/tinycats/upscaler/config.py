@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from tinycats.config import ConfigError, from_dict
 from tinycats.training.config import TrainLoopConfig
 from tinycats.upscaler.data import UpDataConfig
 from tinycats.upscaler.degrade import DegradeConfig
@@ -28,7 +30,6 @@ class UpSamplerDefaults:
     #: the condition's noise level at sampling (cascaded diffusion's augmentation level):
     #: chosen by measurement (upscaler/evaluate.py), within the training range [0, s_max]
     s: float = 0.0
-    cfg_scale: float = 1.0  # > 1 only for a breed-conditioned model
 
 
 @dataclass
@@ -38,8 +39,27 @@ class UpscalerConfig:
     t_sampling: str = "logit_normal"
     t_mean: float = 0.0
     t_std: float = 1.0
-    p_uncond: float = 0.1  # breed -> null dropout (only with model.breed)
     data: UpDataConfig = field(default_factory=UpDataConfig)
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
     train: UpTrainConfig = field(default_factory=UpTrainConfig)
     sampler: UpSamplerDefaults = field(default_factory=UpSamplerDefaults)
+
+
+#: settings of the removed breed input (docs/history.md, "Upscaler") that older checkpoints
+#: still carry, by section ("" for the top level); with the breed off they changed nothing
+RETIRED_KEYS = {"": ("p_uncond",), "model": ("breed", "num_classes"), "sampler": ("cfg_scale",)}
+
+
+def config_from_checkpoint(saved: dict[str, Any]) -> UpscalerConfig:
+    """The recipe a checkpoint stores, read without the settings of the removed breed input;
+    a model that took the breed is refused (its weights hold a table this model lacks)."""
+    model = saved.get("model")
+    if isinstance(model, dict) and model.get("breed"):
+        raise ConfigError("the checkpoint's upscaler takes the breed (model.breed: true), an "
+                          "input this tinycats no longer builds")
+    d = {k: v for k, v in saved.items() if k not in RETIRED_KEYS[""]}
+    for section in ("model", "sampler"):
+        if isinstance(d.get(section), dict):
+            d[section] = {k: v for k, v in d[section].items()
+                          if k not in RETIRED_KEYS[section]}
+    return from_dict(UpscalerConfig, d)

@@ -48,28 +48,23 @@ class UpDataConfig:
 @dataclass
 class UpData:
     photos: torch.Tensor  # (N, 3, source_size, source_size) uint8
-    photo_labels: torch.Tensor  # (N,) int64 breed ids
     faces: torch.Tensor  # (M, 3, size, size) uint8
-    face_labels: torch.Tensor  # (M,) int64 breed ids
 
 
 class UpBatch(NamedTuple):
     x: torch.Tensor  # (B, 3, S, S) targets in [-1, 1]
     cond: torch.Tensor  # (B, 3, S/2, S/2) degraded, noised condition
     s: torch.Tensor  # (B,) the condition's noise level
-    labels: torch.Tensor  # (B,) breed ids (generator class ids)
     #: the batch's random stream: the caller draws t and the flow noise from it
     g: torch.Generator
 
 
-def from_arrays(photos: np.ndarray, photo_labels: np.ndarray, faces: np.ndarray,
-                face_labels: np.ndarray) -> UpData:
+def from_arrays(photos: np.ndarray, faces: np.ndarray) -> UpData:
     """(N, H, W, 3) uint8 arrays -> UpData (channels first)."""
     def chw(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).contiguous()
 
-    return UpData(chw(photos), torch.from_numpy(photo_labels.astype(np.int64)), chw(faces),
-                  torch.from_numpy(face_labels.astype(np.int64)))
+    return UpData(chw(photos), chw(faces))
 
 
 def _check_splits(cfg: UpDataConfig) -> None:
@@ -95,8 +90,7 @@ def load_upscaler_data(root: Path, cfg: UpDataConfig, *, log: Callable[[str], No
     fkeep = keep_mask(fc.labels, fc.splits, cfg)
     if not keep.any() or not fkeep.any():
         raise ConfigError(f"no Oxford cat photos or face crops in the splits {cfg.splits}")
-    return from_arrays(np.asarray(ph.images[keep]), ph.labels[keep], np.asarray(fc.images[fkeep]),
-                       fc.labels[fkeep])
+    return from_arrays(np.asarray(ph.images[keep]), np.asarray(fc.images[fkeep]))
 
 
 def random_crops(photos: torch.Tensor, size: int, cfg: UpDataConfig, g: torch.Generator
@@ -124,7 +118,6 @@ def draw_batch(data: UpData, cfg: UpDataConfig, dcfg: DegradeConfig, batch: int,
     fidx = torch.randint(0, data.faces.shape[0], (batch,), generator=g)
     pidx = torch.randint(0, data.photos.shape[0], (batch,), generator=g)
     x = torch.empty(batch, data.faces.shape[1], cfg.size, cfg.size)
-    labels = torch.where(use_face, data.face_labels[fidx], data.photo_labels[pidx])
     if use_face.any():
         x[use_face] = data.faces[fidx[use_face]].float() / 127.5 - 1.0
     if (~use_face).any():
@@ -133,4 +126,4 @@ def draw_batch(data: UpData, cfg: UpDataConfig, dcfg: DegradeConfig, batch: int,
         flip = torch.rand(batch, generator=g) < 0.5
         x[flip] = x[flip].flip(-1)
     cond, s = degrade(x, dcfg, g)
-    return UpBatch(x, cond, s, labels, g)
+    return UpBatch(x, cond, s, g)

@@ -71,10 +71,9 @@ def bicubic_upscale(small: np.ndarray) -> np.ndarray:
     return to_images(up)
 
 
-def model_upscale(model: UpscalerUNet, small: np.ndarray, labels: np.ndarray, ecfg: UpEvalConfig,
+def model_upscale(model: UpscalerUNet, small: np.ndarray, ecfg: UpEvalConfig,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """uint8 images upscaled 2x by the model, in batches; one seeded stream for the run.
-    ``labels``: their breed ids (read by a breed-conditioned model)."""
+    """uint8 images upscaled 2x by the model, in batches; one seeded stream for the run."""
     g = torch.Generator().manual_seed(ecfg.seed)
     dev = next(model.parameters()).device
     solver = as_solver(ecfg.solver)
@@ -82,7 +81,7 @@ def model_upscale(model: UpscalerUNet, small: np.ndarray, labels: np.ndarray, ec
     for i in range(0, len(small), ecfg.batch):
         cond = to_tensor(small[i:i + ecfg.batch]).to(dev)
         x = sample_upscale(model, cond, ecfg.steps, ecfg.s, solver, shift=ecfg.shift,
-                           labels=torch.from_numpy(labels[i:i + ecfg.batch]).long(), generator=g)
+                           generator=g)
         out.append(to_images(x))
         if progress:
             progress(min(i + ecfg.batch, len(small)), len(small))
@@ -114,7 +113,7 @@ def evaluate_upscaler(model: UpscalerUNet, originals: np.ndarray, labels: np.nda
     ones)."""
     small = half_size(originals)
     results = {"bicubic": bicubic_upscale(small),
-               "model": model_upscale(model, small, labels, ecfg, progress)}
+               "model": model_upscale(model, small, ecfg, progress)}
     report: dict[str, Any] = {"n": len(originals), "size": int(originals.shape[1]),
                               "sampler": {"steps": ecfg.steps, "s": ecfg.s,
                                           "solver": ecfg.solver, "shift": ecfg.shift,

@@ -9,12 +9,12 @@ GroupNorm and SiLU; strided convs down, nearest upsampling up, one skip concaten
 
 Conditioning: t (flow time) and s (the noise level added to the condition, cascaded diffusion's
 noise-conditioning augmentation), each as a sinusoidal embedding -> one MLP -> per-block FiLM
-scale/shift. Optionally the breed, as class weights ``y`` with the generator's convention
-(generator/dit.py: one row per generator class, the null row included, so classifier-free
-guidance stays possible). The last conv of every residual block starts at zero (a fresh block is
-its skip path) and so does the output conv, on top of a global skip from the upsampled
-condition: the untouched network predicts the bicubic upsampling, training learns the detail.
-The output is x_hat (the clean image), like the base generator's ``prediction: x``.
+scale/shift. No breed input: the breed is already in the 64 px cat, and a breed input,
+measured, moved no figure (docs/history.md, "Upscaler"). The last conv of every residual block
+starts at zero (a fresh block is its skip path) and so does the output conv, on top of a global
+skip from the upsampled condition: the untouched network predicts the bicubic upsampling,
+training learns the detail. The output is x_hat (the clean image), like the base generator's
+``prediction: x``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinycats.breeds import NUM_GENERATOR_CLASSES
 from tinycats.generator.dit import timestep_embedding
 from tinycats.generator.flow import Denoiser
 
@@ -44,9 +43,6 @@ class UNetConfig:
     mid_blocks: int = 2
     emb_dim: int = 128
     groups: int = 8
-    #: breed conditioning through class weights ``y`` (with the null row); off: no ``y`` input
-    breed: bool = False
-    num_classes: int = NUM_GENERATOR_CLASSES
 
 
 def zero_init(conv: nn.Conv2d) -> None:
@@ -125,8 +121,6 @@ class UpscalerUNet(nn.Module):
         self.cfg = cfg
         w, e, g, n = cfg.widths, cfg.emb_dim, cfg.groups, len(cfg.widths)
         self.emb_mlp = nn.Sequential(nn.Linear(2 * e, e), nn.SiLU(), nn.Linear(e, e))
-        self.class_table = (nn.Parameter(torch.randn(cfg.num_classes, e) * 0.02) if cfg.breed
-                            else None)
         # x_t and the upsampled condition, each C channels, pixel-unshuffled by 2: 8C channels
         self.stem = nn.Conv2d(8 * cfg.channels, w[0], 3, padding=1)
         self.down = nn.ModuleList(DownLevel(w[i], w[i + 1], cfg.blocks, e, g)
@@ -138,23 +132,18 @@ class UpscalerUNet(nn.Module):
         self.out = nn.Conv2d(w[0], 4 * cfg.channels, 3, padding=1)
         zero_init(self.out)
 
-    def condition(self, t: torch.Tensor, s: torch.Tensor, y: torch.Tensor | None
-                  ) -> torch.Tensor:
-        """(B, emb_dim): MLP of the sinusoidal embeddings of t and s, plus the breed row mix."""
+    def condition(self, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """(B, emb_dim): MLP of the sinusoidal embeddings of t and s."""
         e = self.cfg.emb_dim
-        c = self.emb_mlp(torch.cat([timestep_embedding(t, e), timestep_embedding(s, e)], dim=1))
-        if self.class_table is not None:
-            if y is None:
-                raise ValueError("this upscaler is breed-conditioned: pass class weights y")
-            c = c + y.to(self.class_table.dtype) @ self.class_table
-        return c
+        return self.emb_mlp(torch.cat([timestep_embedding(t, e), timestep_embedding(s, e)],
+                                      dim=1))
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, s: torch.Tensor,
-                y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, s: torch.Tensor
+                ) -> torch.Tensor:
         """x_t: (B, C, S, S) noisy image; t, s: (B,) flow time and condition noise level;
-        cond: (B, C, S/2, S/2) condition in [-1, 1] (noised at level s); y: (B, K) class
-        weights when ``breed``. Returns x_hat (B, C, S, S)."""
-        c = self.condition(t, s, y)
+        cond: (B, C, S/2, S/2) condition in [-1, 1] (noised at level s). Returns x_hat
+        (B, C, S, S)."""
+        c = self.condition(t, s)
         base = F.interpolate(cond, scale_factor=2.0, mode="bicubic", align_corners=False)
         h = self.stem(F.pixel_unshuffle(torch.cat([x_t, base], dim=1), 2))  # B, w0, S/2, S/2
         skips = []
@@ -177,21 +166,17 @@ def flops_per_call(model: UpscalerUNet, batch: int = 1) -> float:
     cfg, s = model.cfg, model.cfg.image_size
     args = (torch.zeros(batch, cfg.channels, s, s), torch.full((batch,), 0.5),
             torch.zeros(batch, cfg.channels, s // 2, s // 2), torch.zeros(batch))
-    y = torch.zeros(batch, cfg.num_classes) if cfg.breed else None
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(*args, y)
+        model(*args)
     return float(counter.get_total_flops())
 
 
 def as_denoiser(model: UpscalerUNet, cond: torch.Tensor, s: torch.Tensor) -> Denoiser:
     """The upscaler as flow.py's denoiser ``(x_t, t, y)``: the condition and its noise level
-    bound. ``y`` is ignored by a model without breed input (pass an empty (B, 0) tensor). A
-    batch of k x B (classifier-free guidance runs conditional and null as one batch) gets the
-    condition repeated k times."""
-    def denoise(x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        k = x_t.shape[0] // cond.shape[0]
-        return model(x_t, t, cond.repeat(k, 1, 1, 1), s.repeat(k),
-                     y if model.cfg.breed else None)
+    bound. The upscaler takes no class weights, so ``y`` (an empty (B, 0) tensor from its
+    callers, which sample without guidance) is not read."""
+    def denoise(x_t: torch.Tensor, t: torch.Tensor, _y: torch.Tensor) -> torch.Tensor:
+        return model(x_t, t, cond, s)
 
     return denoise

@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from tinycats.config import from_dict, to_dict
+from tinycats.config import to_dict
 from tinycats.generator.dit import count_params
 from tinycats.grid import make_grid, save_png, to_uint8
 from tinycats.training import checkpoint, distributed, flops, loop
 from tinycats.training.compiling import maybe_compile
 from tinycats.training.ema import EMA
 from tinycats.training.runlog import RunLog
-from tinycats.upscaler.config import UpscalerConfig
+from tinycats.upscaler.config import UpscalerConfig, config_from_checkpoint
 from tinycats.upscaler.data import UpBatch, UpData, draw_batch
 from tinycats.upscaler.degrade import DegradeConfig
 from tinycats.upscaler.loss import upscaler_loss
@@ -46,7 +46,7 @@ def preview_grid(model: UpscalerUNet, cfg: UpscalerConfig, data: UpData, device:
                    PREVIEW_SEED, 0)
     sc = cfg.sampler
     out = sample_upscale(model, b.cond.to(device), sc.steps, sc.s, as_solver(sc.solver),
-                         shift=sc.shift, labels=b.labels, cfg_scale=sc.cfg_scale)
+                         shift=sc.shift)
     bicubic = torch.nn.functional.interpolate(b.cond, scale_factor=2.0, mode="bicubic",
                                               align_corners=False)
     rows = torch.cat([bicubic, out.float().cpu(), b.x]).clamp(-1, 1)
@@ -97,6 +97,7 @@ def build(cfg: UpscalerConfig, run: loop.Setup, log: loop.Log,
 def resume(ur: UpRun, last: Path, log: loop.Log) -> None:
     """Continue from ``last`` (the same model config only)."""
     ck = checkpoint.load(last, map_location=ur.run.dev)
+    config_from_checkpoint(ck["config"])  # refuses a run of the removed breed input
     checkpoint.check_same_model(ck, to_dict(ur.cfg)["model"], last)
     ur.model.load_state_dict(ck["model"])
     ur.ema.model.load_state_dict(ck["ema"])
@@ -125,12 +126,12 @@ class UpTrainer(loop.Trainer):
         cfg, tc, dev = ur.cfg, ur.cfg.train, ur.run.dev
         b = draw_batch(self.data, cfg.data, cfg.degrade, tc.batch_size, tc.seed, ur.progress.step)
         sl = ur.run.rank_slice()
-        mine = UpBatch(b.x[sl].to(dev), b.cond[sl].to(dev), b.s[sl].to(dev), b.labels[sl], b.g)
+        mine = UpBatch(b.x[sl].to(dev), b.cond[sl].to(dev), b.s[sl].to(dev), b.g)
         ur.opt.zero_grad(set_to_none=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.use_bf16):
             loss, _ = upscaler_loss(cast(UpscalerUNet, ur.fwd), mine, b.g,
                                     t_sampling=cfg.t_sampling, t_mean=cfg.t_mean,
-                                    t_std=cfg.t_std, p_uncond=cfg.p_uncond)
+                                    t_std=cfg.t_std)
         loss.backward()
         return float(loss.detach())
 
@@ -173,8 +174,7 @@ def throughput(ur: UpRun, use_bf16: bool, ips_windows: list[float]) -> dict[str,
         s = c.image_size
         batch = UpBatch(torch.zeros(n, c.channels, s, s, device=dev),
                         torch.zeros(n, c.channels, s // 2, s // 2, device=dev),
-                        torch.zeros(n, device=dev), torch.zeros(n, dtype=torch.long),
-                        torch.Generator().manual_seed(0))
+                        torch.zeros(n, device=dev), torch.Generator().manual_seed(0))
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
             return upscaler_loss(ur.model, batch, batch.g)[0]
 
@@ -224,5 +224,5 @@ def train(cfg: UpscalerConfig, data: UpData, run_dir: Path, *, device: str = "au
 def load_upscaler(path: Path, device: str | torch.device = "cpu"
                   ) -> tuple[UpscalerUNet, UpscalerConfig]:
     """EMA weights (``ema.pt``) or a training checkpoint (``last.pt``: its EMA part)."""
-    return checkpoint.load_ema_model(path, device, lambda saved: from_dict(UpscalerConfig, saved),
+    return checkpoint.load_ema_model(path, device, config_from_checkpoint,
                                      lambda cfg: UpscalerUNet(cfg.model))

@@ -1,39 +1,28 @@
 """Warm start for the upscaler: a run that begins from trained weights (an exported
 ``upscaler-fp32.onnx``, read back as training/onnx_weights.py says, or an ``ema.pt``):
 ``tinycats train upscaler -c <recipe> --init-from upscaler-fp32.onnx`` fine-tunes the shipped
-upscaler with that recipe's schedule.
-
-The recipe may add breed conditioning to weights trained without it: the new breed table starts
-at zero, so the run begins exactly where the given model is (its embedding gains nothing from
-any breed) and learns what each breed adds from there. The opposite (dropping a breed input the
-weights were trained with) is refused.
+upscaler with that recipe's schedule. The recipe's model must be the weights' architecture.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import cast
 
 import torch
 
-from tinycats.training.onnx_weights import (
-    WarmStartError,
-    check_reproduces,
-    input_names,
-    read_into,
-)
+from tinycats.training.onnx_weights import WarmStartError, check_reproduces, read_into
 from tinycats.upscaler.model import UNetConfig, UpscalerUNet
 
 
 def _from_onnx(path: Path, cfg: UNetConfig) -> UpscalerUNet:
-    """The model stored in ``path``, with ``cfg``'s architecture and the file's breed input."""
+    """The model stored in ``path``, with ``cfg``'s architecture."""
     from tinycats.export.upscaler_onnx import export_fp32, parity
 
-    file_cfg = replace(cfg, breed="y" in input_names(path))
-    model = UpscalerUNet(file_cfg)
+    model = UpscalerUNet(cfg)
     read_into(model, path, lambda m, p: export_fp32(cast(UpscalerUNet, m), p),
-              lambda: UpscalerUNet(file_cfg), f"widths {cfg.widths}, blocks {cfg.blocks}")
+              lambda: UpscalerUNet(cfg), f"widths {cfg.widths}, blocks {cfg.blocks}")
     try:
         diff = parity(model.eval(), path)["max_abs_diff"]
     except Exception as e:  # wrong input/output shapes: another architecture
@@ -45,7 +34,7 @@ def _from_onnx(path: Path, cfg: UNetConfig) -> UpscalerUNet:
 
 def load_init_state(path: Path, cfg: UNetConfig) -> dict[str, torch.Tensor]:
     """The state dict a run of the model ``cfg`` starts from, read from ``path`` (``.onnx``,
-    ``ema.pt`` or ``last.pt``); a breed table the weights lack starts at zero."""
+    ``ema.pt`` or ``last.pt``)."""
     if not path.exists():
         raise WarmStartError(f"--init-from: {path} does not exist")
     if path.suffix == ".onnx":
@@ -55,10 +44,7 @@ def load_init_state(path: Path, cfg: UNetConfig) -> dict[str, torch.Tensor]:
 
         model = load_upscaler(path)[0]
     had, want = asdict(model.cfg), asdict(cfg)
-    if {**had, "breed": False} != {**want, "breed": False} or (had["breed"] and not want["breed"]):
+    if had != want:
         raise WarmStartError(f"{path} holds another upscaler than the recipe's "
-                             f"({had} vs {want}); only a breed input may be added")
-    state = model.state_dict()
-    if want["breed"] and not had["breed"]:
-        state["class_table"] = torch.zeros(cfg.num_classes, cfg.emb_dim)
-    return state
+                             f"({had} vs {want})")
+    return model.state_dict()

@@ -98,13 +98,7 @@ export interface UpscalerEntry extends ModelCommon {
   cond_size: number;
   channels: number;
   value_range: [number, number];
-  /** it takes the breed: every call is also fed `y`, the class-weight rows (B, K) the generator's
-   * conditional pass got for the same cats */
-  breed: boolean;
-  /** breed only: K, the width of y (the generator's class count: the rows are the generator's) */
-  num_classes?: number;
-  /** `y` is named exactly when the upscaler takes the breed */
-  inputs: { x: string; t: string; cond: string; s: string; y?: string };
+  inputs: { x: string; t: string; cond: string; s: string };
   output: string;
   prediction: 'x';
   sampler: UpscalerSamplerSpec;
@@ -192,7 +186,7 @@ function triple(v: unknown, where: string): [number, number, number] {
 }
 
 const KNOWN = new Set(['task', 'labels', 'other_id', 'other_threshold', 'unsure_below', 'input', 'outputs', 'files', 'default_variant', 'metrics', 'exported', 'producer',
-  'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler', 'cond_size', 'breed']);
+  'image_size', 'channels', 'value_range', 'classes', 'null_class', 'inputs', 'output', 'prediction', 'sampler', 'cond_size']);
 
 function common(o: Obj, where: string): ModelCommon {
   return {
@@ -317,16 +311,13 @@ function gridSpec(s: Obj, w: string): Omit<SamplerSpec, 'default_cfg_scale'> {
 
 /**
  * The 64 -> 128 px stage (docs/sampler.md, "The upscaler stage"). It takes the generator's
- * images, so its cond_size must be the generator's image_size. An upscaler that takes the breed
- * ("breed": true) is fed the generator's conditional class-weight rows, so it needs a generator
- * and a named `y` input; the width of those rows is checked against its graph when its session
- * starts (engine/runner.ts), since the manifest does not state it.
+ * images, so its cond_size must be the generator's image_size. Its graph takes the four named
+ * inputs and nothing else, which engine/runner.ts checks when its session starts.
  */
 function parseUpscaler(o: unknown, generator: GeneratorEntry | undefined): UpscalerEntry {
   const w = 'models.upscaler';
   need(isObj(o), w, 'must be an object');
   need(o.task === 'upscale', w, 'task must be "upscale"');
-  const breed = takesBreed(o, generator, w);
   const size = num(o, 'image_size', w);
   need(Number.isInteger(size) && size > 0 && size <= 1024, w, 'image_size must be a positive integer');
   const condSize = num(o, 'cond_size', w);
@@ -346,31 +337,17 @@ function parseUpscaler(o: unknown, generator: GeneratorEntry | undefined): Upsca
     cond_size: condSize,
     channels,
     value_range: [-1, 1],
-    breed,
-    ...(breed ? { num_classes: generator!.classes.length } : {}),
-    inputs: upscalerInputs(o.inputs, breed, `${w}.inputs`),
+    inputs: upscalerInputs(o.inputs, `${w}.inputs`),
     output: str(o, 'output', w),
     prediction: 'x',
     sampler: { ...gridSpec(s, `${w}.sampler`), s: level },
   };
 }
 
-/** "breed": absent or false runs the upscaler without class weights; anything but a boolean is
- * refused rather than read as truthy (a wrong guess makes silently wrong cats). */
-function takesBreed(o: Obj, generator: GeneratorEntry | undefined, w: string): boolean {
-  need(o.breed === undefined || typeof o.breed === 'boolean', w, `"breed" must be true or false, not ${JSON.stringify(o.breed)}`);
-  if (o.breed !== true) return false;
-  need(generator, w, 'takes the breed ("breed": true) but the manifest has no generator whose class weights it would be fed');
-  return true;
-}
-
-function upscalerInputs(inputs: unknown, breed: boolean, w: string): UpscalerEntry['inputs'] {
+function upscalerInputs(inputs: unknown, w: string): UpscalerEntry['inputs'] {
   need(isObj(inputs), w, 'must be an object');
   const input = (k: string) => str(inputs, k, w);
-  const names = { x: input('x'), t: input('t'), cond: input('cond'), s: input('s') };
-  if (!breed) return names;
-  need(typeof inputs.y === 'string' && inputs.y.length > 0, w, 'the upscaler takes the breed ("breed": true), so "y" must name its class-weight input');
-  return { ...names, y: inputs.y };
+  return { x: input('x'), t: input('t'), cond: input('cond'), s: input('s') };
 }
 
 /** Validate parsed JSON as a tinycats manifest; throws ManifestError with the offending field. */

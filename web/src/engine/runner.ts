@@ -46,21 +46,10 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-type InputMeta = { name: string; type?: string; isTensor?: boolean; shape?: ReadonlyArray<number | string> };
-
-// a session without inputMetadata reads as float32 inputs of unknown shape
-function inputMeta(session: Session, name: string): InputMeta | undefined {
-  const meta = (session as unknown as { inputMetadata?: ReadonlyArray<InputMeta> }).inputMetadata;
-  return meta?.find((x) => x.name === name);
-}
-
 function inputType(session: Session, name: string): string {
-  return inputMeta(session, name)?.type ?? 'float32';
-}
-
-/** An input's declared shape: numbers for fixed dimensions, names for dynamic ones. */
-function inputShape(session: Session, name: string): ReadonlyArray<number | string> | undefined {
-  return inputMeta(session, name)?.shape;
+  const meta = (session as unknown as { inputMetadata?: ReadonlyArray<{ name: string; type?: string; isTensor?: boolean }> }).inputMetadata;
+  const m = meta?.find((x) => x.name === name);
+  return m?.type ?? 'float32';
 }
 
 function makeTensor(ort: Ort, session: Session, name: string, data: Float32Array, dims: number[]): OrtNS.Tensor {
@@ -104,24 +93,19 @@ export function makeDenoiser(ort: Ort, session: Session, entry: GeneratorEntry):
   };
 }
 
-/** One upscaler call: x (B,3,S,S), t (B), cond (B,3,S/2,S/2), s (B) [, y (B,K) when it takes the
- * breed] -> out (B,3,S,S). */
+/** One upscaler call: x (B,3,S,S), t (B), cond (B,3,S/2,S/2), s (B) -> out (B,3,S,S). */
 export function makeUpscaler(ort: Ort, session: Session, entry: UpscalerEntry): UpscaleDenoiser {
   const s = entry.image_size;
   const c = entry.cond_size;
   const names = entry.inputs;
-  const breed = breedInput(session, entry);
-  return async (x, t, cond, level, y, batch) => {
+  checkFedInputs(session, names);
+  return async (x, t, cond, level, batch) => {
     const feeds: Record<string, OrtNS.Tensor> = {
       [names.x]: makeTensor(ort, session, names.x, x, [batch, 3, s, s]),
       [names.t]: makeTensor(ort, session, names.t, t, [batch]),
       [names.cond]: makeTensor(ort, session, names.cond, cond, [batch, 3, c, c]),
       [names.s]: makeTensor(ort, session, names.s, level, [batch]),
     };
-    if (breed) {
-      if (y.length !== batch * breed.k) throw new RangeError(`the upscaler takes ${batch} x ${breed.k} class weights, got ${y.length} values`);
-      feeds[breed.name] = makeTensor(ort, session, breed.name, y, [batch, breed.k]);
-    }
     const out = await session.run(feeds);
     const o = out[entry.output];
     if (!o) throw new Error(`the upscaler has no output "${entry.output}"`);
@@ -131,18 +115,13 @@ export function makeUpscaler(ort: Ort, session: Session, entry: UpscalerEntry): 
   };
 }
 
-/** The class-weight input of an upscaler that takes the breed (null otherwise). The manifest does
- * not state its width, so the graph's is checked here, once, against the generator's K: rows of
- * another width would fail on every call, or worse, be read as other breeds. */
-function breedInput(session: Session, entry: UpscalerEntry): { name: string; k: number } | null {
-  if (!entry.breed) return null;
-  const name = entry.inputs.y;
-  const k = entry.num_classes;
-  if (name === undefined || k === undefined) throw new Error('the upscaler takes the breed but its entry has no y input or class count');
-  if (!session.inputNames.includes(name)) throw new Error(`the upscaler takes the breed but its graph has no input "${name}"`);
-  const width = inputShape(session, name)?.[1];
-  if (typeof width === 'number' && width !== k) throw new Error(`the upscaler's "${name}" input is ${width} classes wide, the generator has ${k}`);
-  return { name, k };
+/** Every input of the upscaler's graph must be one the manifest names, since only those are fed:
+ * a graph that takes more (an export of another design) is refused here, once, with its names,
+ * instead of failing on every call. */
+function checkFedInputs(session: Session, names: UpscalerEntry['inputs']): void {
+  const fed = new Set<string>(Object.values(names));
+  const unfed = session.inputNames.filter((n) => !fed.has(n));
+  if (unfed.length) throw new Error(`the upscaler's graph also takes ${unfed.map((n) => `"${n}"`).join(', ')}, which this app does not feed`);
 }
 
 export interface ClassifierOutput {

@@ -11,8 +11,8 @@
 //
 // The 64 -> 128 px upscaler (docs/sampler.md, "The upscaler stage") runs through the same
 // integration (`integrate`): its velocity is the x-prediction conversion above, without guidance,
-// and its network also takes the noised 64 px image `cond = x64 + s eps_c`, the level `s` and,
-// when it takes the breed, the base stage's conditional class weights `y`.
+// and its network takes the noised 64 px image `cond = x64 + s eps_c` and the level `s` (no class
+// weights).
 
 export type Prediction = 'x' | 'v';
 export type Solver = 'euler' | 'heun';
@@ -29,10 +29,8 @@ export interface SamplerOptions {
   tEps: number;
 }
 
-/** The upscaler network: x (B*D), t (B), cond (B*Dc), s (B), y (B*K) -> out (B*D). y holds the
- * class weights the generator's conditional pass got for the same cats; only an upscaler that
- * takes the breed reads them. */
-export type UpscaleDenoiser = (x: Float32Array, t: Float32Array, cond: Float32Array, s: Float32Array, y: Float32Array, batch: number) => Promise<Float32Array>;
+/** The upscaler network: x (B*D), t (B), cond (B*Dc), s (B) -> out (B*D). */
+export type UpscaleDenoiser = (x: Float32Array, t: Float32Array, cond: Float32Array, s: Float32Array, batch: number) => Promise<Float32Array>;
 
 /** The time grid and the solver: what both stages share. */
 export interface IntegrateOptions {
@@ -222,29 +220,25 @@ export function upscaleCondition(images: Float32Array, epsC: Float32Array, s: nu
 /**
  * The upscaler stage: from the base stage's final `images` (B*Dc, in [-1, 1]), its draws `epsC`
  * (B*Dc) and `noise` (B*D), integrate the upscaler without guidance; returns the clipped
- * (B, 3, S, S) images. `y` (B*K) are the class-weight rows the base stage's conditional pass got
- * (a one-hot breed or a breed mix per cat, never the null row), fed to every call. `onStep` also
- * gets the network's latest clean-image estimate: early on x_t is mostly fresh noise, while the
- * estimate already shows the 128 px cat sharpening.
+ * (B, 3, S, S) images. `onStep` also gets the network's latest clean-image estimate: early on x_t
+ * is mostly fresh noise, while the estimate already shows the 128 px cat sharpening.
  */
 export async function upscale(
   model: UpscaleDenoiser,
   images: Float32Array,
   epsC: Float32Array,
   noise: Float32Array,
-  y: Float32Array,
   batch: number,
   opts: UpscaleOptions,
   hooks: SamplerHooks = {},
 ): Promise<Float32Array> {
   if (noise.length % batch !== 0 || images.length % batch !== 0) throw new RangeError('images and noise must hold `batch` images each');
-  if (y.length === 0 || y.length % batch !== 0) throw new RangeError('y must hold one row of class weights per image');
   const cond = upscaleCondition(images, epsC, opts.s);
   const s = new Float32Array(batch).fill(opts.s);
   let latest: Float32Array | undefined;
   const velocity = async (x: Float32Array, t: number) => {
     const tt = new Float32Array(batch).fill(t);
-    latest = await model(x, tt, cond, s, y, batch);
+    latest = await model(x, tt, cond, s, batch);
     return toVelocity(latest, x, tt, 'x', opts.tEps);
   };
   const onStep = hooks.onStep;

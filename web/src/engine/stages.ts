@@ -1,7 +1,7 @@
 // The two stages of a generation on given draws (docs/sampler.md): the generator's guided
 // sample, then, when the pipeline has one, the upscaler on its clipped images. The networks come
 // in as plain functions, so the worker (onnxruntime sessions) and the unit tests (fakes) run the
-// same wiring: which draws, which class weights and which settings each stage gets.
+// same wiring: which draws and which settings each stage gets.
 
 import type { GeneratorEntry, UpscalerEntry } from './manifest';
 import type { Stage, StageTiming } from './protocol';
@@ -25,9 +25,8 @@ export interface StageRun {
   hooks: (stage: Stage) => SamplerHooks;
 }
 
-/** Both stages, timed one by one (for the result and for the benchmark). The upscaler, run at its
- * manifest defaults, gets the same `y` rows as the generator's conditional pass: the null row is
- * guidance's, and the upscaler has no guidance. */
+/** Both stages, timed one by one (for the result and for the benchmark). The upscaler runs at its
+ * manifest defaults on the generator's images, without class weights or guidance. */
 export async function runStages(m: StageModels, noise: GenerationNoise, r: StageRun): Promise<{ images: Float32Array; stages: StageTiming[] }> {
   const { entry } = m.gen;
   const yNull = oneHot(entry.classes.length, entry.null_class);
@@ -40,7 +39,7 @@ export async function runStages(m: StageModels, noise: GenerationNoise, r: Stage
   const u = m.up.entry.sampler;
   const t1 = performance.now();
   const upOpts = { steps: u.default_steps, solver: u.solver, shift: u.shift, s: u.s, tEps: u.t_eps };
-  const images = await upscale(m.up.model, base, noise.epsC, noise.x0, r.y, r.batch, upOpts, r.hooks('upscale'));
+  const images = await upscale(m.up.model, base, noise.epsC, noise.x0, r.batch, upOpts, r.hooks('upscale'));
   stages.push({ stage: 'upscale', ms: performance.now() - t1, calls: networkCalls(u.default_steps, u.solver) });
   return { images, stages };
 }
