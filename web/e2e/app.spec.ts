@@ -109,6 +109,57 @@ test.describe('classify', () => {
     await expect(page.getByTestId('not-a-cat')).toBeVisible();
   });
 
+  test.describe('a thumbnail enlarged as blocks', () => {
+    test.use({ serviceWorkers: 'block' }); // the second page's manifest is changed on its way in
+
+    /** Two PNGs the browser makes from a fixture photo: a 64 px thumbnail, and the same thumbnail
+     * enlarged to 450 px with nearest neighbour, as a pixel-art viewer would. */
+    async function thumbAndBlocks(page: Page): Promise<[Buffer, Buffer]> {
+      const jpeg = readFileSync(resolve(FIXTURES, 'Bengal_1.jpg')).toString('base64');
+      const pngs = await page.evaluate(async (b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const photo = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+        const draw = (src: CanvasImageSource, size: number, smooth: boolean) => {
+          const c = new OffscreenCanvas(size, size);
+          const ctx = c.getContext('2d')!;
+          ctx.imageSmoothingEnabled = smooth;
+          ctx.drawImage(src, 0, 0, size, size);
+          return c;
+        };
+        const thumb = draw(photo, 64, true);
+        const out: string[] = [];
+        for (const c of [thumb, draw(thumb, 450, false)]) {
+          const png = new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer());
+          out.push(btoa(Array.from(png, (v) => String.fromCharCode(v)).join('')));
+        }
+        return out;
+      }, jpeg);
+      return [Buffer.from(pngs[0]!, 'base64'), Buffer.from(pngs[1]!, 'base64')];
+    }
+
+    async function seenAs(page: Page, name: string, png: Buffer): Promise<number[]> {
+      await page.getByTestId('file-input').setInputFiles({ name, mimeType: 'image/png', buffer: png });
+      await expect(page.getByTestId('classify-ms')).toContainText(name === 'blocks.png' ? '450x450' : '64x64');
+      return canvasPixels(page, 'input-preview');
+    }
+
+    test('is seen as the thumbnail itself; without "unblock" in the manifest it is not', async ({ page }) => {
+      test.skip(!m?.models.classifier?.input.unblock, 'the manifest does not undo enlargements');
+      await page.goto('#/classify');
+      const [thumb, blocks] = await thumbAndBlocks(page);
+      const want = await seenAs(page, 'thumb.png', thumb);
+      expect(await seenAs(page, 'blocks.png', blocks)).toEqual(want);
+      await page.route('**/models/manifest.json', async (route) => {
+        const res = await route.fetch();
+        const man = (await res.json()) as { models: { classifier: { input: Record<string, unknown> } } };
+        man.models.classifier.input.unblock = false;
+        await route.fulfill({ response: res, json: man });
+      });
+      await page.reload();
+      expect(await seenAs(page, 'blocks.png', blocks)).not.toEqual(want);
+    });
+  });
+
   test('bad files get a friendly message and the page keeps working', async ({ page }) => {
     await page.goto('#/classify');
     await expect(page.getByTestId('backend')).toBeVisible();

@@ -11,7 +11,7 @@ mkdirSync(SHOTS, { recursive: true });
 
 interface BuiltManifest {
   models: {
-    classifier?: { labels: { key: string; display: string }[]; metrics?: Record<string, unknown> };
+    classifier?: { labels: { key: string; display: string }[]; metrics?: Record<string, unknown>; input: { unblock?: boolean } };
     generator?: { image_size: number; classes: { key: string; display: string }[]; null_class: number; sampler: { shift: number } };
     upscaler?: { image_size: number; cond_size: number; sampler: { default_steps: number; solver: string; shift: number; s: number } };
   };

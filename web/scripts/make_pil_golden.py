@@ -39,6 +39,26 @@ try:
     sq["expected"] = b64(square_resize(Image.fromarray(img), 24))
 except ImportError:  # pragma: no cover
     raise SystemExit("run with the project's .venv (tinycats installed)") from None
+# undoing a nearest-neighbour enlargement (tinycats.data.unblock): blocks at several scales, a
+# source with equal neighbouring rows, and images that must come back untouched
+from tinycats.data.unblock import unblock  # noqa: E402
+
+small = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+small[5] = small[4]  # two equal source rows: one run twice as long
+photo = np.clip(np.mgrid[0:24, 0:30][1][..., None] * 8 + rng.normal(0, 20, (24, 30, 3)), 0, 255)
+letterbox = photo.astype(np.uint8).copy()
+letterbox[:8] = 0
+unblocks = []
+nearest = Image.Resampling.NEAREST
+for name, img in [("2x", np.repeat(np.repeat(small, 2, 0), 2, 1)),
+                  ("5.1x x 4.7x", Image.fromarray(small).resize((61, 47), nearest)),
+                  ("2.5x x 3.1x", Image.fromarray(small).resize((30, 31), nearest)),
+                  ("photo", photo.astype(np.uint8)), ("letterboxed photo", letterbox)]:
+    arr = np.asarray(img, dtype=np.uint8)
+    res = unblock(arr)
+    unblocks.append({"name": name, "w": arr.shape[1], "h": arr.shape[0], "src": b64(arr),
+                     "ew": res.shape[1], "eh": res.shape[0], "expected": b64(res)})
 out = Path("web/test/fixtures/pil-resize.json")
-out.write_text(json.dumps({"resize": cases, "square": sq}, separators=(",", ":")) + "\n")
+out.write_text(json.dumps({"resize": cases, "square": sq, "unblock": unblocks},
+                          separators=(",", ":")) + "\n")
 print(f"wrote {out} ({out.stat().st_size} bytes)")

@@ -34,6 +34,14 @@ describe('manifest parsing', () => {
     expect(u.extra).toEqual({ model: { params: 1668660 } });
   });
 
+  it('reads "unblock": absent is false, a boolean as it is, anything else refused', () => {
+    expect(parseManifest(sampleManifest()).models.classifier!.input.unblock).toBe(false);
+    const input = (v: unknown) => edit((m) => ((m.models.classifier!.input as Record<string, unknown>).unblock = v));
+    expect(parseManifest(input(true)).models.classifier!.input.unblock).toBe(true);
+    expect(parseManifest(input(false)).models.classifier!.input.unblock).toBe(false);
+    expect(() => parseManifest(input('yes'))).toThrow('"unblock" must be true or false');
+  });
+
   it('reads the unsure threshold: a number in [0, 1], not an extra field; null is absent', () => {
     for (const v of [0, 0.62, 1]) {
       const c = parseManifest(edit((m) => (m.models.classifier!.unsure_below = v))).models.classifier!;

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cropPlan, pyRound, resizeBicubicRGB, rgbaToRgb, squareResize, tensorToRgba, toTensor } from '../src/engine/preprocess';
+import { cropPlan, pyRound, resizeBicubicRGB, rgbaToRgb, squareResize, tensorToRgba, toTensor, unblockRGB } from '../src/engine/preprocess';
 
 // produced by web/scripts/make_pil_golden.py (Pillow, and tinycats.data.images.square_resize)
 const golden = JSON.parse(readFileSync(new URL('./fixtures/pil-resize.json', import.meta.url), 'utf8')) as {
   resize: { w: number; h: number; nw: number; nh: number; src: string; expected: string }[];
   square: { w: number; h: number; size: number; src: string; expected: string };
+  unblock: { name: string; w: number; h: number; src: string; ew: number; eh: number; expected: string }[];
 };
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
 
@@ -37,6 +38,22 @@ describe("bicubic resize matches Pillow's", () => {
   it('the whole classifier resize + crop matches tinycats.data.images.square_resize', () => {
     const s = golden.square;
     expect(maxDiff(squareResize(bytes(s.src), s.w, s.h, s.size), bytes(s.expected))).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('undoing a nearest-neighbour enlargement matches tinycats.data.unblock', () => {
+  for (const c of golden.unblock) {
+    it(`${c.name}: ${c.w}x${c.h} -> ${c.ew}x${c.eh}`, () => {
+      const src = bytes(c.src);
+      const r = unblockRGB(src, c.w, c.h);
+      expect([r.w, r.h]).toEqual([c.ew, c.eh]);
+      expect(Array.from(r.rgb)).toEqual(Array.from(bytes(c.expected)));
+      if (c.ew === c.w && c.eh === c.h) expect(r.rgb).toBe(src); // untouched, not copied
+    });
+  }
+  it('the golden set has both kinds: enlargements undone and images kept', () => {
+    expect(golden.unblock.some((c) => c.ew < c.w)).toBe(true);
+    expect(golden.unblock.some((c) => c.ew === c.w)).toBe(true);
   });
 });
 

@@ -182,7 +182,7 @@ def classifier_entry(input_size: int, files: dict[str, dict[str, Any]], default_
                    for lab in CLASSIFIER_LABELS],
         "other_id": OTHER_ID,
         "input": {"name": "image", "layout": "NCHW", "size": input_size, "channels": "RGB",
-                  "resize": "shorter_side_then_center_crop", "scale": SCALE,
+                  "resize": "shorter_side_then_center_crop", "unblock": True, "scale": SCALE,
                   "mean": [round(v, 8) for v in MEAN], "std": [round(v, 8) for v in STD]},
         "outputs": {"probs": "probs", "cam": "cam"},
         # top label: "other" when P(other) >= this, else the most probable breed (see

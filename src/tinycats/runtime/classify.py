@@ -5,10 +5,12 @@ size, the normalisation and the model files, whose size and sha256 are checked b
 loaded (a modified model is refused). Preprocessing, the same formula as the browser's:
 
 1. decode, convert to RGB (alpha composited on white): ``tinycats.data.images.to_rgb``;
-2. resize the shorter side to ``size`` with Pillow's bicubic filter (``reducing_gap=3.0``) and
+2. when the manifest's ``input.unblock`` is true, undo a nearest-neighbour enlargement
+   (``tinycats.data.unblock``: blocks back to the thumbnail's own pixels; photos are untouched);
+3. resize the shorter side to ``size`` with Pillow's bicubic filter (``reducing_gap=3.0``) and
    centre-crop a ``size`` x ``size`` square: ``tinycats.data.images.square_resize``, the very
    function the training caches were built with;
-3. ``v = pixel / scale; (v - mean) / std`` per channel, NCHW float32.
+4. ``v = pixel / scale; (v - mean) / std`` per channel, NCHW float32.
 
 Python API (used by the generator's evaluation on its 64x64 samples)::
 
@@ -29,6 +31,7 @@ import onnxruntime as ort
 from PIL import Image, UnidentifiedImageError
 
 from tinycats.data.images import MAX_PIXELS, square_resize, to_rgb
+from tinycats.data.unblock import unblock
 from tinycats.errors import TinycatsError
 from tinycats.export import manifest as mf
 
@@ -69,12 +72,21 @@ class ImageInputError(TinycatsError):
     """One input image cannot be classified; the message says which and why, in one line."""
 
 
+def _flag(entry: dict[str, Any], key: str) -> bool:
+    """An optional boolean of the manifest; anything but true or false is refused, not guessed."""
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise mf.ManifestError(f"input.{key} must be true or false, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Preprocess:
     size: int
     scale: float
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    unblock: bool = False
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any]) -> Preprocess:
@@ -83,10 +95,13 @@ class Preprocess:
             raise mf.ManifestError(f"unsupported resize {inp['resize']!r} in the manifest")
         return cls(int(inp["size"]), float(inp["scale"]),
                    tuple(float(v) for v in inp["mean"]),  # type: ignore[arg-type]
-                   tuple(float(v) for v in inp["std"]))  # type: ignore[arg-type]
+                   tuple(float(v) for v in inp["std"]),  # type: ignore[arg-type]
+                   _flag(inp, "unblock"))
 
     def square(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """One image (PIL, or an (H, W, 3) uint8 array) -> (size, size, 3) uint8."""
+        if self.unblock:
+            image = unblock(np.asarray(to_rgb(image) if isinstance(image, Image.Image) else image))
         if isinstance(image, np.ndarray):
             if image.shape[:2] == (self.size, self.size):
                 return image
@@ -177,7 +192,7 @@ class Classifier:
             if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
                 raise ImageInputError(f"expected (N, H, W, 3) uint8 images, got {images.shape} "
                                       f"{images.dtype}")
-            if images.shape[1:3] == (self.pre.size, self.pre.size):
+            if images.shape[1:3] == (self.pre.size, self.pre.size) and not self.pre.unblock:
                 return images
         return np.stack([self.pre.square(im) for im in images]) if len(images) else \
             np.zeros((0, self.pre.size, self.pre.size, 3), np.uint8)

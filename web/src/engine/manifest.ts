@@ -37,6 +37,8 @@ export interface ClassifierInput {
   size: number;
   channels: 'RGB';
   resize: 'shorter_side_then_center_crop';
+  /** undo a nearest-neighbour enlargement before resizing (engine/preprocess.ts: unblockRGB) */
+  unblock: boolean;
   scale: number;
   mean: [number, number, number];
   std: [number, number, number];
@@ -219,6 +221,7 @@ function parseClassifier(o: unknown): ClassifierEntry {
   );
   const std = triple(inp.std, `${w}.input.std`);
   need(std.every((s) => s > 0), `${w}.input.std`, 'must be positive');
+  need(inp.unblock === undefined || typeof inp.unblock === 'boolean', `${w}.input`, `"unblock" must be true or false, not ${JSON.stringify(inp.unblock)}`);
   const outs = o.outputs;
   need(isObj(outs), `${w}.outputs`, 'must be an object');
   return {
@@ -232,6 +235,7 @@ function parseClassifier(o: unknown): ClassifierEntry {
       size,
       channels: 'RGB',
       resize: 'shorter_side_then_center_crop',
+      unblock: inp.unblock === true,
       scale: num(inp, 'scale', `${w}.input`),
       mean: triple(inp.mean, `${w}.input.mean`),
       std,

@@ -202,6 +202,75 @@ export function rgbaToRgb(rgba: Uint8ClampedArray | Uint8Array, w: number, h: nu
   return out;
 }
 
+/** Fewer runs than this on a side is a flat image, not an enlarged one (tinycats.data.unblock). */
+const UNBLOCK_MIN_RUNS = 8;
+
+/** (first line, length) of each run of identical lines; `same(i)`: line i + 1 equals line i. */
+function lineRuns(n: number, same: (i: number) => boolean): { starts: number[]; lengths: number[] } {
+  const starts = [0];
+  for (let i = 1; i < n; i++) if (!same(i - 1)) starts.push(i);
+  return { starts, lengths: starts.map((s, j) => (starts[j + 1] ?? n) - s) };
+}
+
+/** How many lines each run stands for, or null unless the runs are an enlargement's. */
+function linesKept(lengths: number[]): number[] | null {
+  if (lengths.length < UNBLOCK_MIN_RUNS) return null;
+  const counts = new Map<number, number>();
+  for (const l of lengths) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let k = 0;
+  let best = 0;
+  for (const [l, c] of counts) if (c > best || (c === best && l < k)) [k, best] = [l, c]; // on a tie, the shortest
+  if (k < 2) return null;
+  let a = 0; // lines in regular runs
+  let b = 0; // regular runs: the scale is a / b
+  let total = 0;
+  for (const l of lengths) {
+    total += l;
+    if (l === k || l === k + 1 || (l === k - 1 && k > 2)) [a, b] = [a + l, b + 1];
+  }
+  if (4 * a < 3 * total || a < 2 * b) return null;
+  return lengths.map((l) => Math.max(1, Math.floor((2 * l * b + a) / (2 * a)))); // round(l / scale)
+}
+
+/**
+ * Undo a nearest-neighbour enlargement of packed RGB: an image made of blocks becomes its source
+ * pixels again, any other image comes back as it is. The same test and integer arithmetic as
+ * tinycats.data.unblock (its docstring says why and how strict); applied when the manifest's
+ * classifier input has `"unblock": true`.
+ */
+export function unblockRGB(rgb: Uint8Array, w: number, h: number): { rgb: Uint8Array; w: number; h: number } {
+  const row = w * 3;
+  const rowSame = (y: number) => {
+    for (let i = 0, p = y * row, q = p + row; i < row; i++) if (rgb[p + i] !== rgb[q + i]) return false;
+    return true;
+  };
+  const colSame = (x: number) => {
+    for (let y = 0, p = x * 3; y < h; y++, p += row) {
+      if (rgb[p] !== rgb[p + 3] || rgb[p + 1] !== rgb[p + 4] || rgb[p + 2] !== rgb[p + 5]) return false;
+    }
+    return true;
+  };
+  const rows = lineRuns(h, rowSame);
+  const rowKeep = linesKept(rows.lengths);
+  if (!rowKeep) return { rgb, w, h };
+  const cols = lineRuns(w, colSame);
+  const colKeep = linesKept(cols.lengths);
+  if (!colKeep) return { rgb, w, h };
+  const ys = rows.starts.flatMap((s, j) => Array<number>(rowKeep[j]!).fill(s));
+  const xs = cols.starts.flatMap((s, j) => Array<number>(colKeep[j]!).fill(s));
+  const out = new Uint8Array(xs.length * ys.length * 3);
+  let o = 0;
+  for (const y of ys) {
+    for (const x of xs) {
+      const p = (y * w + x) * 3;
+      out[o++] = rgb[p]!;
+      out[o++] = rgb[p + 1]!;
+      out[o++] = rgb[p + 2]!;
+    }
+  }
+  return { rgb: out, w: xs.length, h: ys.length };
+}
+
 /** Crop a (size x size) window from packed RGB. */
 export function cropRGB(src: Uint8Array, w: number, left: number, top: number, cw: number, chh: number): Uint8Array {
   const out = new Uint8Array(cw * chh * 3);

@@ -23,7 +23,7 @@ import { RgbaCanvas } from '../components/RgbCanvas';
 import { camFor, heatmapRgba } from '../engine/heatmap';
 import { hub } from '../engine/hub';
 import { decodeImage, ImageInputError } from '../engine/imageio';
-import { squareResize, toTensor } from '../engine/preprocess';
+import { squareResize, toTensor, unblockRGB } from '../engine/preprocess';
 import { useEngine } from '../useEngine';
 
 interface Result {
@@ -100,7 +100,8 @@ export default function ClassifyPage() {
       if (!e) throw new Error('the manifest has no classifier yet');
       const size = e.input.size;
       const img = await decodeImage(blob, size);
-      const crop = squareResize(img.rgb, img.w, img.h, size);
+      const src = e.input.unblock ? unblockRGB(img.rgb, img.w, img.h) : img;
+      const crop = squareResize(src.rgb, src.w, src.h, size);
       const tensor = toTensor(crop, size, e.input);
       const client = await hub.ensure('classifier');
       const r = await client.classify(tensor, 1);
