@@ -148,7 +148,9 @@ test.describe('classify', () => {
       await page.goto('#/classify');
       const [thumb, blocks] = await thumbAndBlocks(page);
       const want = await seenAs(page, 'thumb.png', thumb);
+      await expect(page.getByTestId('classify-ms')).not.toContainText('blocks of');
       expect(await seenAs(page, 'blocks.png', blocks)).toEqual(want);
+      await expect(page.getByTestId('classify-ms')).toContainText('450x450, blocks of 64x64 → 224px');
       await page.route('**/models/manifest.json', async (route) => {
         const res = await route.fetch();
         const man = (await res.json()) as { models: { classifier: { input: Record<string, unknown> } } };
@@ -157,6 +159,7 @@ test.describe('classify', () => {
       });
       await page.reload();
       expect(await seenAs(page, 'blocks.png', blocks)).not.toEqual(want);
+      await expect(page.getByTestId('classify-ms')).not.toContainText('blocks of');
     });
   });
 

@@ -35,6 +35,8 @@ interface Result {
   camShape?: [number, number];
   ms: number;
   orig: [number, number];
+  /** the small picture a nearest-neighbour enlargement was read back as, when it was one */
+  blocksOf: [number, number] | null;
 }
 
 function rgbToRgba(rgb: Uint8Array, n: number): Uint8ClampedArray<ArrayBuffer> {
@@ -106,7 +108,7 @@ export default function ClassifyPage() {
       const client = await hub.ensure('classifier');
       const r = await client.classify(tensor, 1);
       if (my !== seq.current) return;
-      setResult({ name, size, crop: rgbToRgba(crop, size * size), probs: r.probs, cam: r.cam, camShape: r.camShape, ms: r.ms, orig: [img.origW, img.origH] });
+      setResult({ name, size, crop: rgbToRgba(crop, size * size), probs: r.probs, cam: r.cam, camShape: r.camShape, ms: r.ms, orig: [img.origW, img.origH], blocksOf: src.rgb === img.rgb ? null : [src.w, src.h] });
       setCamClass(null);
     } catch (err) {
       if (my !== seq.current) return;
@@ -243,7 +245,7 @@ export default function ClassifyPage() {
                       control={<Switch checked={showCam} onChange={(e) => setShowCam(e.target.checked)} disabled={!result.cam} slotProps={{ input: { 'aria-label': 'heatmap' } }} data-testid="cam-toggle" />}
                       label={result.cam ? `Heatmap: where it saw "${entry.labels[shownClass]?.display}"` : 'No heatmap in this model'}
                     />
-                    <Chip size="small" label={`${result.ms.toFixed(1)} ms · ${result.orig[0]}x${result.orig[1]} → ${result.size}px`} data-testid="classify-ms" />
+                    <Chip size="small" label={`${result.ms.toFixed(1)} ms · ${result.orig[0]}x${result.orig[1]}${result.blocksOf ? `, blocks of ${result.blocksOf[0]}x${result.blocksOf[1]}` : ''} → ${result.size}px`} data-testid="classify-ms" />
                   </Stack>
                 </Stack>
               )}
