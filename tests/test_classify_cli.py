@@ -95,6 +95,21 @@ def test_table_and_json(models: Path, oxford_mini: Path) -> None:
         assert [t["id"] for t in obj["top_k"]] == [obj["top"], rest[0]]
 
 
+def test_a_picture_enlarged_as_blocks_is_read_as_its_source(oxford_mini: Path,
+                                                            tmp_path: Path) -> None:
+    photo = Image.open(cat_files(oxford_mini, "test")[0]).convert("RGB")
+    thumb = photo.resize((64, 64), Image.Resampling.LANCZOS)
+    thumb.save(tmp_path / "thumb.png")
+    thumb.resize((450, 450), Image.Resampling.NEAREST).save(tmp_path / "blocks.png")
+    r = cli(tmp_path / "thumb.png", tmp_path / "blocks.png", "--json")
+    assert r.returncode == 0, r.stderr
+    small, blocks = (json.loads(line) for line in r.stdout.strip().splitlines())
+    assert "read_as" not in small and blocks["read_as"] == [64, 64]
+    assert blocks["probs"] == small["probs"]  # the same pixels reach the model
+    r = cli(tmp_path / "blocks.png")
+    assert "blocks.png: read as the 64x64 picture it enlarges" in " ".join(r.stdout.split())
+
+
 def test_cam_overlay(models: Path, oxford_mini: Path, tmp_path: Path) -> None:
     f = cat_files(oxford_mini, "test")[0]
     out = tmp_path / "cam.png"

@@ -323,8 +323,10 @@ def classify(
              "images, -<image name> is added before the suffix.")] = None,
 ) -> None:
     """Classify images with the exported ONNX model (no torch needed)."""
+    import numpy as np
     from PIL import Image
 
+    from tinycats.data.unblock import unblock
     from tinycats.runtime.classify import (
         UNSURE_CANDIDATES,
         Classifier,
@@ -338,6 +340,7 @@ def classify(
     failures = 0
     rows: list[tuple[str, str, str, str, str]] = []
     unsure_seen = False
+    read_as: list[str] = []  # pictures enlarged with nearest neighbour, read as their source
     for path in images:
         try:
             im = read_image(path)
@@ -347,7 +350,12 @@ def classify(
             if as_json:
                 print(json.dumps({"path": str(path), "error": str(e)}), flush=True)
             continue
-        square = clf.squares([im])
+        pixels = np.asarray(im)
+        small = unblock(pixels) if clf.pre.unblock else pixels
+        if small is not pixels:
+            read_as.append(f"{path.name}: read as the {small.shape[1]}x{small.shape[0]} picture "
+                           "it enlarges with nearest neighbour")
+        square = clf.squares([small])
         probs, cams = clf.run(square, with_cam=cam is not None)
         p = probs[0]
         tops = clf.top(probs)
@@ -371,7 +379,9 @@ def classify(
                 "probs": {k: round(float(v), 6) for k, v in zip(clf.keys, p, strict=True)},
                 "top_k": [{"id": i, "key": clf.keys[i], "prob": round(float(p[i]), 6)}
                           for i in order],
-                "variant": clf.variant}), flush=True)
+                "variant": clf.variant,
+                **({"read_as": [small.shape[1], small.shape[0]]} if small is not pixels else {}),
+            }), flush=True)
         else:
             for rank, i in enumerate(order, 1):
                 # the file name keeps the table readable; --json carries the full path
@@ -387,6 +397,8 @@ def classify(
         for row in rows:
             table.add_row(*row[:len(cols)])
         console.print(table)
+        for line in read_as:
+            console.print(line, highlight=False)
         if unsure_seen and clf.unsure_below is not None:
             console.print(f"not sure: no label reaches {clf.unsure_below * 100:.0f}% "
                           "(calibrated probabilities), so the most probable ones are shown")
