@@ -8,7 +8,9 @@ import numpy as np
 from tinycats.data.cache import prepare_source
 from tinycats.data.sources import Source, load_registry, register
 from tinycats.generator.config import GenDataConfig
+from tinycats.generator.crops import Crop
 from tinycats.generator.data import load_gen_data
+from tinycats.generator.near_copies import near_copy_cut
 from tinycats.generator.pack import pack_generator_data
 
 
@@ -31,6 +33,10 @@ def test_pack_keeps_train_cats_and_limited_faces(data_root: Path, tmp_path: Path
     assert full.extra is not None and packed.extra is not None
     assert packed.extra.shape[0] == 3 and full.extra.shape[0] == 5
     assert (packed.labels < 12).all() and len(packed.labels) == 36  # 3 trainval per breed
+    # the pack holds no test crops, but the near-copy cut measured on them
+    cut = near_copy_cut(data_root, 16, Crop())
+    assert cut is not None and 0 < cut < 1
+    assert near_copy_cut(out, 16, Crop()) == cut
 
 
 def test_a_jpeg_pack_is_smaller_and_decodes_close_to_the_exact_images(

@@ -82,10 +82,15 @@ def train_generator(
 
     init_state = common.warm_start(init_from, out, fresh,
                                    lambda path: load_init_state(path, cfg.model))
+    cut = None
+    if cfg.train.track_every:
+        from tinycats.generator.near_copies import near_copy_cut
+
+        cut = near_copy_cut(root, cfg.data.size, cfg.data.crop_spec())
     summary = train(cfg, data, out, device=device, resume=not fresh, log=console.print,
                     init_state=init_state,
                     init_from=None if init_from is None else str(init_from),
-                    start_step=start_step)
+                    start_step=start_step, near_copy_cut=cut)
     console.print(f"done: {summary['step']} steps, EMA weights in {out / 'ema.pt'}")
 
 

@@ -42,6 +42,13 @@ class GenDataConfig:
 @dataclass
 class GenTrainConfig(TrainLoopConfig):
     micro_batch: int | None = None  # per-process micro-batch; None: the whole local batch
+    #: every this many steps, the share of near-copies among ``track_samples`` EMA samples
+    #: (generator/near_copies.py) goes into metrics.jsonl and the log; 0: never
+    track_every: int = 0
+    track_samples: int = 96
+    #: also keep the EMA weights of each measurement (``ema-step<N>.pt``), to export the last
+    #: one before a run starts copying its crops
+    keep_tracked_ema: bool = False
 
 
 @dataclass

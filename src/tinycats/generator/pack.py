@@ -4,7 +4,8 @@ Writes a self-contained ``--data-dir`` holding only what the generator reads: th
 train/val cat images of one size, cropped as the recipe asks (``data.crop``: a pack of CAM
 crops records it in its cache manifest, so the trainer needs neither the 224 px cache nor the
 classifier there), and at most ``any_cat_limit`` unlabeled cat faces, in the normal cache layout
-(so the trainer needs no special path), with ``sources.json``. At 64px the
+(so the trainer needs no special path), with ``sources.json``. The test crops stay out; the
+near-copy cut measured on them goes into the Oxford manifest (generator/near_copies.py). At 64px the
 default pack is ~37 MB: 1,528 Oxford cats (~18.8 MB) + 1,500 faces (~18.4 MB). With
 ``jpeg_quality`` the images are stored as JPEG (``data/jpeg_images.py``), ~3x smaller, so
 ~10,000 faces fit in the same bytes; the cache reader decodes them.
@@ -22,6 +23,7 @@ from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache, jpeg_images
 from tinycats.data.sources import Source, load_registry, register
 from tinycats.generator.crops import Crop, load_cropped_oxford
+from tinycats.generator.near_copies import CUT_KEY, near_copy_cut
 
 
 def write_set(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndarray,
@@ -50,6 +52,9 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     keep = (ox.labels < NUM_BREEDS) & (ox.splits != cache.SPLITS.index("test"))
     man = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
     man.update({"packed": "generator: train/val cats only", "count": int(keep.sum())})
+    cut = near_copy_cut(root, size, crop)  # from the test crops the pack leaves out
+    if cut is not None:
+        man[CUT_KEY] = cut
     if crop.kind != "centre":
         man["crop"] = crop.record()
     names = [n for n, k in zip(ox.names, keep, strict=True) if k]

@@ -27,6 +27,7 @@ from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig, GenTrainConfig, config_from_checkpoint
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
+from tinycats.generator.near_copies import NearCopyTracker
 from tinycats.grid import make_grid, save_png, to_uint8
 from tinycats.training import checkpoint, distributed, flops, loop
 from tinycats.training.compiling import maybe_compile
@@ -239,6 +240,8 @@ class GenTrainer(loop.Trainer):
     bins_sum: np.ndarray = field(default_factory=lambda: np.zeros(T_BINS))
     bins_cnt: np.ndarray = field(default_factory=lambda: np.zeros(T_BINS))
     warned_slow: bool = False
+    #: near-copies every ``train.track_every`` steps (None: not measured)
+    tracker: NearCopyTracker | None = None
     #: the step's times t and per-sample losses, counted in the bins once the step is applied
     last: tuple[torch.Tensor, torch.Tensor] | None = None
     first_step: int = field(init=False)  # where this call's first log window began
@@ -295,18 +298,47 @@ class GenTrainer(loop.Trainer):
     def save_samples(self, path: Path) -> None:
         self.state.save_samples(path)
 
+    def evaluate(self, total: int) -> None:
+        """Near-copies among the EMA's samples, on rank 0, every ``track_every`` steps."""
+        gr = self.state
+        every, step = gr.cfg.train.track_every, gr.progress.step
+        if self.tracker is None or not every or step % every or not gr.run.is_main:
+            return
+        ema = cast(TinyDiT, gr.ema.model)
+        fig = self.tracker.measure(ema, gr.cfg, gr.run.dev)
+        self.runlog.log(step, **fig)
+        kept = ""
+        if gr.cfg.train.keep_tracked_ema:
+            save_final(self.run_dir / f"ema-step{step:06d}.pt", gr.ema, gr.cfg, step, fig)
+            kept = f"; EMA kept in ema-step{step:06d}.pt"
+        self.log(f"near-copies at step {step}: {fig['near_copies'] * 100:.1f}% of "
+                 f"{self.tracker.samples} samples{kept}")
+
     def sized(self, total: int) -> None:
         self.state.sized_steps = total
 
 
+def near_copy_tracker(cfg: GeneratorConfig, data: GenData, cut: float | None,
+                      say: loop.Log) -> NearCopyTracker | None:
+    """The recipe's near-copy tracking over the labelled crops of ``data`` (None: off)."""
+    if not cfg.train.track_every:
+        return None
+    if cut is None:
+        say("near-copies not tracked: this data folder has no test crops and no recorded cut")
+        return None
+    crops = data.images.permute(0, 2, 3, 1).cpu().numpy()
+    return NearCopyTracker(crops, cut, cfg.train.track_samples)
+
+
 def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str, resume_run: bool,
           init_state: dict[str, torch.Tensor] | None, init_from: str | None, log: loop.Log,
-          start_step: int = 0) -> GenTrainer:
+          start_step: int = 0, near_copy_cut: float | None = None) -> GenTrainer:
     """Devices and ranks, build, resume from ``last.pt`` when there is one, open the run folder
     and say what runs where."""
     tc = cfg.train
     run = loop.setup(device, batch_size=tc.batch_size, threads=tc.threads, seed=tc.seed)
     say = run.main_log(log)
+    tracker = near_copy_tracker(cfg, data, near_copy_cut, say)
     gr, data = build(cfg, data, run, init_state, init_from, say)
     last = run_dir / "last.pt"
     if resume_run and last.exists():
@@ -319,7 +351,7 @@ def start(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str, re
     say(f"TinyDiT {count_params(gr.model) / 1e6:.2f}M params on {run.dev} x{run.dist.world}; "
         f"data {data.per_class_counts()}")
     return GenTrainer(gr, data, run_dir, runlog, loop.forward_precision(run, cfg.train, log),
-                      log)
+                      log, tracker=tracker)
 
 
 def join_schedule(gr: GenRun, step: int, say: loop.Log) -> None:
@@ -361,16 +393,18 @@ def train(cfg: GeneratorConfig, data: GenData, run_dir: Path, *, device: str = "
           resume: bool = True, log: Callable[[str], None] = print,
           stop_after_steps: int | None = None,
           init_state: dict[str, torch.Tensor] | None = None,
-          init_from: str | None = None, start_step: int = 0) -> dict[str, Any]:
+          init_from: str | None = None, start_step: int = 0,
+          near_copy_cut: float | None = None) -> dict[str, Any]:
     """Train (or resume) a generator in ``run_dir``. Returns a summary dict.
 
     ``init_state`` (weights from ``warm_start.load_init_state``, named by ``init_from``) is the
     starting point of a new run, for the model and its EMA; a resumed run ignores it (its
     checkpoint already continues from there); ``start_step`` joins the recipe's schedule there
     (``join_schedule``). ``stop_after_steps`` stops early without changing
-    the schedule (used by resume tests)."""
+    the schedule (used by resume tests). ``near_copy_cut`` (generator/near_copies.py) lets the
+    recipe's ``track_every`` measure near-copies as the run goes."""
     tr = start(cfg, data, run_dir, device=device, resume_run=resume, init_state=init_state,
-               init_from=init_from, log=log, start_step=start_step)
+               init_from=init_from, log=log, start_step=start_step, near_copy_cut=near_copy_cut)
     plan = loop.Plan.of(cfg.train, tr.state.sized_steps)
     if tr.state.start_step:
         plan = replace(plan, rewarm_from=tr.state.start_step)
