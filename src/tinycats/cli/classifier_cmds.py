@@ -326,7 +326,6 @@ def classify(
     import numpy as np
     from PIL import Image
 
-    from tinycats.data.unblock import unblock
     from tinycats.runtime.classify import (
         UNSURE_CANDIDATES,
         Classifier,
@@ -350,12 +349,13 @@ def classify(
             if as_json:
                 print(json.dumps({"path": str(path), "error": str(e)}), flush=True)
             continue
-        pixels = np.asarray(im)
-        small = unblock(pixels) if clf.pre.unblock else pixels
-        if small is not pixels:
-            read_as.append(f"{path.name}: read as the {small.shape[1]}x{small.shape[0]} picture "
-                           "it enlarges with nearest neighbour")
-        square = clf.squares([small])
+        src = clf.pre.source(im)
+        size = (src.shape[1], src.shape[0]) if isinstance(src, np.ndarray) else src.size
+        read_as_size = size if size != im.size else None
+        if read_as_size:
+            read_as.append(f"{path.name}: read as the {size[0]}x{size[1]} picture it enlarges "
+                           "with nearest neighbour")
+        square = clf.pre.square(src, from_source=True)[None]
         probs, cams = clf.run(square, with_cam=cam is not None)
         p = probs[0]
         tops = clf.top(probs)
@@ -380,7 +380,7 @@ def classify(
                 "top_k": [{"id": i, "key": clf.keys[i], "prob": round(float(p[i]), 6)}
                           for i in order],
                 "variant": clf.variant,
-                **({"read_as": [small.shape[1], small.shape[0]]} if small is not pixels else {}),
+                **({"read_as": [int(v) for v in read_as_size]} if read_as_size else {}),
             }), flush=True)
         else:
             for rank, i in enumerate(order, 1):

@@ -136,6 +136,15 @@ def nearest_distances(queries: np.ndarray, train: np.ndarray, chunk: int = 256,
     return nearest(queries, train, chunk, mirrored)[0]
 
 
+#: a near-copy: a sample closer to a training crop than this percentile of the test crops are
+NEAR_COPY_PERCENTILE = 5
+
+
+def near_copy_cut_of(nn_test: np.ndarray) -> float:
+    """The near-copy distance cut from the test crops' nearest distances to the training crops."""
+    return float(np.percentile(nn_test, NEAR_COPY_PERCENTILE))
+
+
 # -- the evaluation ----------------------------------------------------------------------------
 @dataclass
 class GenEvalConfig:
@@ -322,7 +331,7 @@ def memorisation_figures(nn_gen: np.ndarray, real: RealSets, masks: dict[str, np
     """Near-copies: the share of samples closer to a training crop (mirrored ones included)
     than the 5th percentile of the real test crops' own nearest distances."""
     nn_test = nearest_distances(real.test, real.train)
-    near_cut = np.percentile(nn_test, 5)
+    near_cut = near_copy_cut_of(nn_test)
     return {
         "nn_rms_distance_samples_median": float(np.median(nn_gen)),
         "nn_rms_distance_samples_min": float(nn_gen.min()),

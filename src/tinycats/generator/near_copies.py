@@ -18,19 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 import torch
 
-from tinycats.breeds import NULL_ID, NUM_BREEDS
+from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache
-from tinycats.generator import flow
-from tinycats.generator.config import GeneratorConfig
-from tinycats.generator.crops import Crop, load_cropped_oxford
-from tinycats.generator.dit import TinyDiT, one_hot
-from tinycats.generator.evaluate import nearest_distances
-from tinycats.grid import to_uint8
+from tinycats.generator.crops import Crop
+from tinycats.generator.evaluate import load_real_sets, near_copy_cut_of, nearest_distances
 
 #: the key a data pack's Oxford manifest keeps the cut under
 CUT_KEY = "near_copy_cut"
@@ -39,14 +34,11 @@ TRACK_SEED = 20_261_207
 
 
 def near_copy_cut(root: Path, size: int, crop: Crop) -> float | None:
-    """The 5th percentile of the test crops' distances to their nearest training crop (the
-    evaluation's definition), or the value a data pack recorded; None when neither exists."""
-    ox = load_cropped_oxford(root, size, crop)
-    cats = ox.labels < NUM_BREEDS
-    test = cats & (ox.splits == cache.SPLITS.index("test"))
-    if test.any():
-        train = np.asarray(ox.images[cats & ~test])
-        return float(np.percentile(nearest_distances(np.asarray(ox.images[test]), train), 5))
+    """The evaluation's cut, from the test crops of ``root``, or the value a data pack
+    recorded; None when neither exists."""
+    real = load_real_sets(root, size, crop)
+    if len(real.test):
+        return near_copy_cut_of(nearest_distances(real.test, real.train))
     manifest = json.loads((cache.cache_path(root, "oxford", size) / "manifest.json").read_text())
     cut = manifest.get(CUT_KEY)
     return None if cut is None else float(cut)
@@ -58,22 +50,13 @@ class NearCopyTracker:
     cut: float
     samples: int  # per measurement, the breeds in turn
 
-    def measure(self, model: TinyDiT, cfg: GeneratorConfig, device: torch.device
-                ) -> dict[str, float]:
-        """``samples`` samples of ``model`` with the recipe's sampler settings on fixed noise:
-        the share closer to a training crop than the cut, and their median distance."""
-        labels = torch.arange(self.samples) % NUM_BREEDS
-        s = self.train.shape[1]
-        g = torch.Generator().manual_seed(TRACK_SEED)
-        noise = torch.randn(self.samples, 3, s, s, generator=g).to(device)
-        y = one_hot(labels).to(device)
-        y_null = one_hot(torch.full_like(labels, NULL_ID)).to(device)
-        sc = cfg.sampler
-        with torch.no_grad():
-            x = flow.sample(model, noise, y, y_null, steps=sc.steps, cfg_scale=sc.cfg_scale,
-                            prediction=cast(Any, cfg.prediction), solver=cast(Any, sc.solver),
-                            shift=sc.shift)
-        imgs = to_uint8(x.float().cpu().numpy())
-        dist = nearest_distances(imgs, self.train)
+    def labels(self) -> torch.Tensor:
+        """The classes of the tracked samples: every breed in turn."""
+        return torch.arange(self.samples) % NUM_BREEDS
+
+    def measure(self, images: np.ndarray) -> dict[str, float]:
+        """The share of ``images`` (B, S, S, 3) uint8 closer to a training crop than the cut,
+        and their median distance."""
+        dist = nearest_distances(images, self.train)
         return {"near_copies": round(float((dist < self.cut).mean()), 4),
                 "near_copy_distance_median": round(float(np.median(dist)), 4)}

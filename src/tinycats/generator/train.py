@@ -27,7 +27,7 @@ from tinycats.generator import flow
 from tinycats.generator.config import GeneratorConfig, GenTrainConfig, config_from_checkpoint
 from tinycats.generator.data import GenData, draw_batch
 from tinycats.generator.dit import TinyDiT, count_params, one_hot
-from tinycats.generator.near_copies import NearCopyTracker
+from tinycats.generator.near_copies import TRACK_SEED, NearCopyTracker
 from tinycats.grid import make_grid, save_png, to_uint8
 from tinycats.training import checkpoint, distributed, flops, loop
 from tinycats.training.compiling import maybe_compile
@@ -40,11 +40,10 @@ T_BINS = 5
 ADDITIVE_SWITCHES = frozenset({"final_conv"})
 
 
-def sample_grid(model: TinyDiT, cfg: GeneratorConfig, device: torch.device, per_class: int = 2,
-                seed: int = 0) -> np.ndarray:
-    """A (per_class rows x 13 columns) grid: every breed plus ``any_cat``, fixed noise."""
-    classes = [b.id for b in BREEDS] + [NUM_GENERATOR_CLASSES - 2]
-    labels = torch.tensor(classes * per_class, device=device)
+def draw_samples(model: TinyDiT, cfg: GeneratorConfig, labels: torch.Tensor, seed: int,
+                 device: torch.device) -> np.ndarray:
+    """(B, S, S, 3) uint8 samples of the classes ``labels`` with the recipe's sampler, from
+    noise of ``seed``: the sample grids' and the near-copy tracker's."""
     g = torch.Generator().manual_seed(seed)
     s = cfg.model.image_size
     noise = torch.randn(len(labels), 3, s, s, generator=g).to(device)
@@ -53,7 +52,15 @@ def sample_grid(model: TinyDiT, cfg: GeneratorConfig, device: torch.device, per_
     sc = cfg.sampler
     x = flow.sample(model, noise, y, y_null, steps=sc.steps, cfg_scale=sc.cfg_scale,
                     prediction=cfg.prediction, solver=sc.solver, shift=sc.shift)  # type: ignore[arg-type]
-    return make_grid(to_uint8(x.float().cpu().numpy()), ncols=len(classes))
+    return to_uint8(x.float().cpu().numpy())
+
+
+def sample_grid(model: TinyDiT, cfg: GeneratorConfig, device: torch.device, per_class: int = 2,
+                seed: int = 0) -> np.ndarray:
+    """A (per_class rows x 13 columns) grid: every breed plus ``any_cat``, fixed noise."""
+    classes = [b.id for b in BREEDS] + [NUM_GENERATOR_CLASSES - 2]
+    labels = torch.tensor(classes * per_class)
+    return make_grid(draw_samples(model, cfg, labels, seed, device), ncols=len(classes))
 
 
 def save_final(path: Path, ema: EMA, cfg: GeneratorConfig, step: int,
@@ -304,8 +311,9 @@ class GenTrainer(loop.Trainer):
         every, step = gr.cfg.train.track_every, gr.progress.step
         if self.tracker is None or not every or step % every or not gr.run.is_main:
             return
-        ema = cast(TinyDiT, gr.ema.model)
-        fig = self.tracker.measure(ema, gr.cfg, gr.run.dev)
+        tr = self.tracker
+        fig = tr.measure(draw_samples(cast(TinyDiT, gr.ema.model), gr.cfg, tr.labels(),
+                                      TRACK_SEED, gr.run.dev))
         self.runlog.log(step, **fig)
         kept = ""
         if gr.cfg.train.keep_tracked_ema:

@@ -98,10 +98,19 @@ class Preprocess:
                    tuple(float(v) for v in inp["std"]),  # type: ignore[arg-type]
                    _flag(inp, "unblock"))
 
-    def square(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        """One image (PIL, or an (H, W, 3) uint8 array) -> (size, size, 3) uint8."""
-        if self.unblock:
-            image = unblock(np.asarray(to_rgb(image) if isinstance(image, Image.Image) else image))
+    def source(self, image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+        """What the resize starts from: ``image``, or with ``unblock`` the picture a
+        nearest-neighbour enlargement was made from (an array then)."""
+        if not self.unblock:
+            return image
+        return unblock(np.asarray(to_rgb(image) if isinstance(image, Image.Image) else image))
+
+    def square(self, image: Image.Image | np.ndarray, *, from_source: bool = False
+               ) -> np.ndarray:
+        """One image (PIL, or an (H, W, 3) uint8 array) -> (size, size, 3) uint8;
+        ``from_source``: ``image`` is already what ``source`` returns."""
+        if not from_source:
+            image = self.source(image)
         if isinstance(image, np.ndarray):
             if image.shape[:2] == (self.size, self.size):
                 return image
@@ -192,8 +201,8 @@ class Classifier:
             if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
                 raise ImageInputError(f"expected (N, H, W, 3) uint8 images, got {images.shape} "
                                       f"{images.dtype}")
-            if images.shape[1:3] == (self.pre.size, self.pre.size) and not self.pre.unblock:
-                return images
+            if images.shape[1:3] == (self.pre.size, self.pre.size):
+                return images  # already the network's squares
         return np.stack([self.pre.square(im) for im in images]) if len(images) else \
             np.zeros((0, self.pre.size, self.pre.size, 3), np.uint8)
 
