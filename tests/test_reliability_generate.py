@@ -206,3 +206,31 @@ def test_out_dir_keeps_the_models_size_and_the_grid_is_scaled_smoothly(tmp_path:
     assert r.code == 0, r.err
     assert np.asarray(Image.open(tmp_path / "big" / "cat-5-000.png")).shape[:2] == (2 * size,
                                                                                   2 * size)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_out_dir_the_system_refuses_is_one_line_before_sampling(tmp_path: Path,
+                                                                    cli: Cli) -> None:
+    """/proc takes no new folders, even from root, though access() says it is writable: the
+    folder is made before the cats are drawn, so the refusal costs no sampling and no grid."""
+    grid = tmp_path / "grid.png"
+    r = cli("generate", "-b", "Siamese", "-n", "1", "--steps", "1", "-o", str(grid),
+            "--out-dir", "/proc/tinycats-no-such-folder/cats")
+    one_line_error(r)
+    assert "--out-dir /proc/tinycats-no-such-folder/cats: cannot create it" in r.err
+    assert not grid.exists()
+
+
+def test_an_os_error_anywhere_is_one_line_and_exit_1(cli: Cli,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last net under every command: a full disk cannot be made here, so the version
+    command is made to raise the OSError a full disk gives."""
+    from tinycats.cli import main as cli_main
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device", "/data/cats/cat-1.png")
+
+    monkeypatch.setattr(cli_main, "version_text", full)
+    r = cli("version")
+    assert r.code == 1, (r.out, r.err)
+    assert r.err.strip() == "error: /data/cats/cat-1.png: No space left on device"

@@ -258,7 +258,7 @@ def generate(
 ) -> None:
     """Generate cats of a breed with the ONNX models (no torch needed)."""
     from tinycats.grid import make_grid, to_uint8
-    from tinycats.runtime.output import save_image_atomic
+    from tinycats.runtime.output import make_image_folder, save_image_atomic
     from tinycats.runtime.sample import Generator, initial_noise
 
     if (breed is None) == (mix is None):
@@ -286,6 +286,8 @@ def generate(
         what = " + ".join(f"{display[c]} {y[0, c]:.0%}" for c in dict.fromkeys(ids))  # as mixed
     st = gen.settings(steps=steps, cfg_scale=cfg, solver=solver, shift=shift)
     _check_grid_side(n, size, grid_upscale)
+    if out_dir is not None:
+        make_image_folder(out_dir, "--out-dir")
     x = _sample_in_chunks(gen, initial_noise(seed, n, gen.size, gen.channels), y, st, what)
     if up is not None:
         x = _upscale_in_chunks(up, x, seed)

@@ -106,6 +106,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except OSError as e:  # a disk that is full or a folder that cannot be made: one line
+        where = f"{e.filename}: " if e.filename else ""
+        err_console.print(f"[bold red]error:[/] {where}{e.strerror or e}", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,16 @@ def check_image_folder(path: Path, what: str = "output folder") -> None:
     _check_writable_parent(path, what)
 
 
+def make_image_folder(path: Path, what: str = "output folder") -> None:
+    """``check_image_folder``, then the folder itself, made before the work that fills it: a
+    folder the system refuses (a read-only or virtual file system) is one line, not lost work."""
+    check_image_folder(path, what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(f"{what} {path}: cannot create it ({e.strerror or e})") from e
+
+
 def save_image_atomic(image: np.ndarray, path: Path, upscale: int = 1) -> None:
     """``grid.save_png`` to a temporary sibling, then swapped in: ``path`` is either the old
     file or the complete new one, never a partial write."""
