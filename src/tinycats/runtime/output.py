@@ -61,9 +61,8 @@ def check_image_folder(path: Path, what: str = "output folder") -> None:
 
 
 def make_image_folder(path: Path, what: str = "output folder") -> None:
-    """``check_image_folder``, then the folder itself, made before the work that fills it: a
-    folder the system refuses (a read-only or virtual file system) is one line, not lost work."""
-    check_image_folder(path, what)
+    """The folder ``check_image_folder`` passed, made before the work that fills it: a folder
+    the system refuses (a read-only or virtual file system) is one line, not lost work."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
