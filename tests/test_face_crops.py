@@ -4,6 +4,7 @@ training data, the evaluation's real images and a data pack all go through it.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tinycats.breeds import NUM_BREEDS
@@ -19,8 +21,8 @@ from tinycats.data import cache
 from tinycats.data.sources import load_registry
 from tinycats.generator.config import GenDataConfig
 from tinycats.generator.crops import Crop, CropError, load_cropped_oxford
-from tinycats.generator.data import load_gen_data
-from tinycats.generator.evaluate import real_sets, training_crop
+from tinycats.generator.data import draw_batch, load_gen_data
+from tinycats.generator.evaluate import nearest, real_sets, training_crop
 from tinycats.generator.face_crops import (
     HEAD_TO_FACE_DROP,
     HEAD_TO_FACE_SIDE,
@@ -32,6 +34,8 @@ from tinycats.generator.face_crops import (
     head_box_faces,
     load_detections,
     load_face_crops,
+    load_face_views,
+    view_square,
 )
 
 FACE = GenDataConfig(crop="face", face_margin=1.8, any_cat_fraction=0.0)
@@ -240,3 +244,82 @@ def test_an_oxford_head_box_stands_in_where_the_detector_finds_no_face(
     assert len(faces.names) == sum(b is not None for b in boxes.values()) + 1
     got = faces.images[faces.names.index(name)]
     assert np.array_equal(got, face_crop(Image.open(photo).convert("RGB"), expected, 1.8, 64))
+
+
+def test_a_view_reframes_the_face_within_its_limits() -> None:
+    im, box = (2000, 1500), (900, 650, 200, 200)
+    assert view_square(im, box, 1.8, "Bengal_1", 0, 0.1, 0.05) == face_square(im, box, 1.8)
+    squares = [view_square(im, box, 1.8, "Bengal_1", v, 0.1, 0.05) for v in range(1, 40)]
+    assert squares == [view_square(im, box, 1.8, "Bengal_1", v, 0.1, 0.05)
+                       for v in range(1, 40)]  # the same views on every machine
+    assert len(set(squares)) == len(squares)
+    for x, y, side, _ in squares:
+        assert 360 / 1.1 - 1 <= side <= 360 * 1.1 + 1  # 1.8 x 200, scaled by up to 1.1
+        # the centre moves by at most 0.05 of the side (+1 px of rounding)
+        assert abs(x + side / 2 - 1000) <= 0.05 * side + 1
+        assert abs(y + side / 2 - 750) <= 0.05 * side + 1
+    sides = [side for _, _, side, _ in squares]
+    assert min(sides) < 345 and max(sides) > 375  # both ways, not just one
+    other = [view_square(im, box, 1.8, "Bengal_2", v, 0.1, 0.05) for v in range(1, 40)]
+    assert other != squares
+
+
+def test_views_are_cut_from_each_photo_once_and_begin_with_its_face_crop(
+        prepared_64: Path) -> None:
+    root = prepared_64
+    faces = load_face_crops(root, 64, 1.8)
+    logs: list[str] = []
+    views = load_face_views(root, faces.names, 64, 1.8, 4, 0.15, 0.05, log=logs.append)
+    assert views.shape == (len(faces.names), 4, 64, 64, 3)
+    assert np.array_equal(views[:, 0], faces.images)
+    rest = views[:, 1:].reshape(-1, 64, 64, 3)
+    # the other views are new framings of their own photo: nearer to its crop than to any other
+    # photo's, and most of them not the crop itself (on these 160 px fixtures a face can fill
+    # the photo, and then a view has no room to move: 1.8% of the views on the Oxford photos)
+    near, idx = nearest(rest, faces.images, mirrored=False)
+    assert idx.tolist() == np.repeat(np.arange(len(faces.names)), 3).tolist()
+    assert (near > 0).mean() > 0.5
+    assert len(logs) == 1 and "cutting 4 views of each" in logs[0]
+    again = load_face_views(root, faces.names, 64, 1.8, 4, 0.15, 0.05, log=logs.append)
+    assert len(logs) == 1 and np.array_equal(again, views)  # kept, not cut again
+    load_face_views(root, faces.names, 64, 1.8, 4, 0.2, 0.05, log=logs.append)
+    assert len(logs) == 2  # another zoom: cut again
+    with pytest.raises(FaceCropError, match="no face box"):
+        load_face_views(root, ["Abyssinian_999"], 64, 1.8, 2, 0.1, 0.05)
+
+
+def test_training_batches_draw_the_views_of_the_training_photos(prepared_64: Path) -> None:
+    cfg = dataclasses.replace(FACE, crop_views=3, hflip=False)
+    data = load_gen_data(prepared_64, cfg)
+    plain = load_gen_data(prepared_64, FACE)
+    assert data.views is not None and data.views.shape == (len(plain.labels), 3, 3, 64, 64)
+    assert torch.equal(data.images, plain.images) and torch.equal(data.views[:, 0], data.images)
+    flat = data.views.reshape(-1, 3, 64, 64)
+    drawn = [draw_batch(data, cfg, 16, seed=1, step=s) for s in range(8)]
+    which = {int(((flat - ((b.x[i] + 1) * 127.5).round())).abs().sum((1, 2, 3)).argmin())
+             for b in drawn for i in range(16)}
+    assert {w % 3 for w in which} == {0, 1, 2}  # every framing is drawn
+    for b in drawn:  # and each image is one of them, with its photo's label
+        img = ((b.x + 1) * 127.5).round()
+        dist = (img[:, None] - flat[None].float()).abs().amax((2, 3, 4))
+        assert (dist.min(1).values == 0).all()
+        assert torch.equal(b.labels, data.labels[dist.argmin(1) // 3])
+    with pytest.raises(CropError, match="must be face"):
+        load_gen_data(prepared_64, GenDataConfig(crop_views=3, any_cat_fraction=0.0))
+
+
+def test_a_pack_carries_the_recipes_views(prepared_64: Path, oxford_mini_copy: Path,
+                                          tmp_path: Path, cli: Any) -> None:
+    recipe = tmp_path / "views.yaml"
+    recipe.write_text("name: views\ndata:\n  crop: face\n  crop_views: 3\n")
+    out = tmp_path / "pack"
+    r = cli("data", "pack-generator", "--out", str(out), "--size", "64", "-c", str(recipe))
+    assert r.code == 0, r.err
+    cfg = dataclasses.replace(FACE, crop_views=3)
+    full = load_gen_data(prepared_64, cfg)
+    (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()  # the pack does not read photos
+    packed = load_gen_data(out, cfg)
+    assert packed.views is not None and full.views is not None
+    assert torch.equal(packed.views, full.views)
+    with pytest.raises(CropError, match=r"holds views \{'count': 3.*'count': 4"):
+        load_gen_data(out, dataclasses.replace(cfg, crop_views=4))

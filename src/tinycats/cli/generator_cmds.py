@@ -602,7 +602,8 @@ def pack_generator(
     size: Annotated[int, typer.Option(help="Image size of the caches to pack.")] = 64,
     any_cat_limit: Annotated[int, typer.Option(help="Unlabeled cat faces to include.")] = 1500,
     config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="Recipe whose data.crop the pack follows (default: centre crops)."
+        "--config", "-c", help="Recipe whose data.crop and data.crop_views the pack follows"
+        " (default: centre crops)."
     )] = None,
     jpeg_quality: Annotated[int | None, typer.Option(
         min=1, max=100, help="Store images as JPEG of this quality (~3x smaller at 95; "
@@ -614,10 +615,12 @@ def pack_generator(
     from tinycats.generator.crops import Crop
     from tinycats.generator.pack import pack_generator_data
 
-    crop = Crop() if config is None else _recipe(config).data.crop_spec()
+    recipe = None if config is None else _recipe(config).data
+    crop = Crop() if recipe is None else recipe.crop_spec()
     root = common.resolve_data_dir(data_dir)
     _face_crops_with_progress(root, size, crop)
-    total = pack_generator_data(root, out, size, any_cat_limit, crop, jpeg_quality)
+    total = pack_generator_data(root, out, size, any_cat_limit, crop, jpeg_quality,
+                                None if recipe is None else recipe.views_spec())
     common.report_pack(out, total, max_mb,
                        "pack fewer faces (--any-cat-limit) or a lower --jpeg-quality")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tinycats.config import ConfigError, from_dict
-from tinycats.generator.crops import Crop
+from tinycats.generator.crops import Crop, Views
 from tinycats.generator.dit import DiTConfig
 from tinycats.training.config import TrainLoopConfig
 
@@ -34,9 +34,21 @@ class GenDataConfig:
     #: photos without a face are left out). The FID reference is prepared the same way.
     crop: str = "centre"
     face_margin: float = 1.8
+    #: random resized crops from the photos, against memorisation (face crops only;
+    #: generator/crops.py: ``Views``): each labelled photo as ``crop_views`` framings, the
+    #: margin scaled by up to ``1 + view_zoom`` either way and the centre moved by up to
+    #: ``view_shift`` x the side, each batch drawing one at random. 0: the face crop only.
+    crop_views: int = 0
+    view_zoom: float = 0.1
+    view_shift: float = 0.05
 
     def crop_spec(self) -> Crop:
         return Crop(self.crop, self.face_margin)
+
+    def views_spec(self) -> Views | None:
+        if self.crop_views < 0:
+            raise ConfigError(f"data.crop_views must be 0 or more, not {self.crop_views}")
+        return Views(self.crop_views, self.view_zoom, self.view_shift) if self.crop_views else None
 
 
 @dataclass

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinycats.data import cache
 from tinycats.errors import TinycatsError
 
@@ -44,6 +46,48 @@ class Crop:
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> Crop:
         return cls(str(d.get("kind", "centre")), float(d.get("margin", cls.margin)))
+
+
+@dataclass(frozen=True)
+class Views:
+    """Random resized crops against memorisation: ``count`` framings of each labelled photo's
+    face crop, the first the crop itself, the others with the margin scaled by up to
+    ``1 + zoom`` either way and the centre moved by up to ``shift`` x the side
+    (generator/face_crops.py: ``view_square``)."""
+    count: int
+    zoom: float
+    shift: float
+
+    def record(self) -> dict[str, Any]:
+        return {"count": self.count, "zoom": self.zoom, "shift": self.shift}
+
+
+#: the file a data pack keeps its views in, beside the packed Oxford crops
+VIEWS_FILE = "views.npy"
+
+
+def load_views(root: Path, size: int, crop: Crop, views: Views, names: list[str], *,
+               log: Callable[[str], None] = print) -> np.ndarray:
+    """(len(names), count, size, size, 3) uint8 views of the named face crops: cut from the
+    photos, or read from a data pack that holds the same views of the same photos."""
+    if crop.kind != "face":
+        raise CropError(f"views are cut around the cat's face: data.crop must be face, not "
+                        f"{crop.kind!r}")
+    folder = cache.cache_path(root, "oxford", size)
+    man = folder / "manifest.json"
+    packed = json.loads(man.read_text()) if man.exists() else {}
+    if "crop" in packed:
+        have = packed.get("views")
+        if have != views.record() or not (folder / VIEWS_FILE).exists():
+            raise CropError(f"the data pack at {root} holds views {have}, but the recipe asks "
+                            f"for {views.record()}: pack the data again with the recipe")
+        packed_names = json.loads((folder / "names.json").read_text())
+        if packed_names != names:
+            raise CropError(f"the views in the data pack at {root} are of other photos")
+        return np.load(folder / VIEWS_FILE)
+    from tinycats.generator.face_crops import load_face_views
+    return load_face_views(root, names, size, crop.margin, views.count, views.zoom, views.shift,
+                           log=log)
 
 
 def load_cropped_oxford(root: Path, size: int, crop: Crop, *,

@@ -16,7 +16,7 @@ from tinycats.breeds import ANY_CAT_ID, BREEDS, NUM_BREEDS
 from tinycats.data import cache
 from tinycats.data.sources import load_registry
 from tinycats.generator.config import GenDataConfig
-from tinycats.generator.crops import load_cropped_oxford
+from tinycats.generator.crops import load_cropped_oxford, load_views
 
 
 @dataclass
@@ -24,13 +24,17 @@ class GenData:
     images: torch.Tensor  # (N, 3, S, S) uint8, labeled breeds
     labels: torch.Tensor  # (N,) int64 generator class ids (breeds only)
     extra: torch.Tensor | None  # (M, 3, S, S) uint8 unlabeled cats (class any_cat)
+    #: (N, K, 3, S, S) uint8: K framings of each labelled image, the first the image itself
+    #: (``data.crop_views``); batches draw one of them. None: the images as they are.
+    views: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> GenData:
         """The same data on ``device``. On a GPU, batches are then gathered, converted and
         flipped there: for this small model a CPU-side batch of 512 would take longer than the
         GPU step (the random draws stay on the CPU, so batches do not depend on the device)."""
         return GenData(self.images.to(device), self.labels.to(device),
-                       None if self.extra is None else self.extra.to(device))
+                       None if self.extra is None else self.extra.to(device),
+                       None if self.views is None else self.views.to(device))
 
     def per_class_counts(self) -> dict[str, int]:
         counts = {b.key: int((self.labels == b.id).sum()) for b in BREEDS}
@@ -38,13 +42,17 @@ class GenData:
         return counts
 
 
-def from_arrays(images: np.ndarray, labels: np.ndarray, extra: np.ndarray | None = None
-                ) -> GenData:
+def from_arrays(images: np.ndarray, labels: np.ndarray, extra: np.ndarray | None = None,
+                views: np.ndarray | None = None) -> GenData:
+    """From (N, S, S, 3) uint8 arrays; ``views`` (N, K, S, S, 3)."""
     def chw(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).contiguous()
+        return torch.from_numpy(np.ascontiguousarray(a)).movedim(-1, -3).contiguous()
 
+    if views is not None and views.shape[0] != images.shape[0]:
+        raise ValueError(f"{views.shape[0]} sets of views for {images.shape[0]} images")
     return GenData(chw(images), torch.from_numpy(labels.astype(np.int64)),
-                   None if extra is None or len(extra) == 0 else chw(extra))
+                   None if extra is None or len(extra) == 0 else chw(extra),
+                   None if views is None else chw(views))
 
 
 def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
@@ -63,7 +71,10 @@ def load_gen_data(root: Path, cfg: GenDataConfig) -> GenData:
             extra = np.concatenate(parts)
             if cfg.any_cat_limit is not None:
                 extra = extra[: cfg.any_cat_limit]
-    return from_arrays(ox.images[keep], ox.labels[keep], extra)
+    spec = cfg.views_spec()
+    names = [n for n, k in zip(ox.names, keep, strict=True) if k]
+    views = None if spec is None else load_views(root, cfg.size, cfg.crop_spec(), spec, names)
+    return from_arrays(ox.images[keep], ox.labels[keep], extra, views)
 
 
 class Batch(NamedTuple):
@@ -83,7 +94,11 @@ def draw_batch(data: GenData, cfg: GenDataConfig, batch: int, seed: int, step: i
         use_extra = torch.rand(batch, generator=g) < cfg.any_cat_fraction
     idx = torch.randint(0, n, (batch,), generator=g)
     dev = data.images.device
-    imgs = data.images[idx.to(dev)]
+    if data.views is None:
+        imgs = data.images[idx.to(dev)]
+    else:  # one framing of each drawn photo
+        view = torch.randint(0, data.views.shape[1], (batch,), generator=g)
+        imgs = data.views[idx.to(dev), view.to(dev)]
     labels = data.labels[idx.to(dev)].clone()
     if data.extra is not None and use_extra.any():
         eidx = torch.randint(0, data.extra.shape[0], (int(use_extra.sum()),), generator=g)

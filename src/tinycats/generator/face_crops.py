@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import shutil
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -63,6 +65,8 @@ HEAD_TO_FACE_SIDE = 1.39
 HEAD_TO_FACE_DROP = 0.17
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the photo's pixels
+#: bumped when the way views are drawn changes (``view_square``), so kept views are cut again
+VIEWS_VERSION = 1
 
 
 class FaceCropError(TinycatsError):
@@ -123,10 +127,29 @@ def face_square(image_size: tuple[int, int], box: Box, margin: float) -> Box:
     return x0, y0, side, side
 
 
-def face_crop(im: Image.Image, box: Box, margin: float, size: int) -> np.ndarray:
-    x0, y0, side, _ = face_square(im.size, box, margin)
+def cut_square(im: Image.Image, square: Box, size: int) -> np.ndarray:
+    x0, y0, side, _ = square
     return np.asarray(im.crop((x0, y0, x0 + side, y0 + side)).resize(
         (size, size), Image.Resampling.BICUBIC))
+
+
+def face_crop(im: Image.Image, box: Box, margin: float, size: int) -> np.ndarray:
+    return cut_square(im, face_square(im.size, box, margin), size)
+
+
+def view_square(image_size: tuple[int, int], box: Box, margin: float, name: str, view: int,
+                zoom: float, shift: float) -> Box:
+    """The square of view ``view`` of a photo's face crop. View 0 is the face crop itself; the
+    others scale its margin by a factor between 1 / (1 + zoom) and 1 + zoom (log-uniform) and
+    move its centre by up to ``shift`` x its side each way, drawn from (name, view) so that every
+    machine cuts the same views."""
+    if view == 0:
+        return face_square(image_size, box, margin)
+    rng = np.random.default_rng([zlib.crc32(name.encode()), view])
+    m = margin * math.exp(rng.uniform(-1, 1) * math.log1p(zoom))
+    x, y, w, h = box
+    dx, dy = rng.uniform(-shift, shift, 2) * max(w, h) * m
+    return face_square(image_size, (round(x + dx), round(y + dy), w, h), m)
 
 
 def _detect_file(path: str) -> Box | None:
@@ -280,26 +303,52 @@ def crop_path(root: Path, size: int, margin: float) -> Path:
     return cache.cache_path(root, "oxford", size).with_name(f"faces-m{margin:g}-s{size}")
 
 
+def face_boxes(root: Path, *, log: Callable[[str], None] = print,
+               progress: Callable[[int, int], None] | None = None
+               ) -> tuple[dict[str, Box | None], int]:
+    """Oxford cat name -> the box its crops are cut around: the detected face, or failing that
+    the Oxford head box converted to the detector's framing (``head_box_faces``), or None; and
+    how many are head boxes."""
+    detected = load_detections(root, log=log, progress=progress)
+    _, src = _oxford_source(root)
+    heads = head_box_faces(src, [n for n, b in detected.items() if b is None])
+    return {n: b if b is not None else heads.get(n) for n, b in detected.items()}, len(heads)
+
+
+def _cached_array(out: Path, key: str) -> np.ndarray | None:
+    meta_path = out / "meta.json"
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == key:
+        return np.load(out / "images.npy")
+    return None
+
+
+def _save_array(out: Path, images: np.ndarray, meta: dict[str, Any]) -> None:
+    """``out``/images.npy and meta.json, replaced as a whole (written beside, then renamed)."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "images.npy", images)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
 def load_face_crops(root: Path, size: int, margin: float, *,
                     log: Callable[[str], None] = print,
                     progress: Callable[[int, int], None] | None = None) -> cache.CachedSet:
     """The Oxford cats (every split) whose photo has a detected face, or failing that an Oxford
-    head box (``head_box_faces``), each replaced by its face crop at ``size`` px; photos with
+    head box (``face_boxes``), each replaced by its face crop at ``size`` px; photos with
     neither (and the dogs) are left out."""
-    detected = load_detections(root, log=log, progress=progress)
+    boxes, heads = face_boxes(root, log=log, progress=progress)
     _, src = _oxford_source(root)
-    heads = head_box_faces(src, [n for n, b in detected.items() if b is None])
-    boxes = {n: b if b is not None else heads.get(n) for n, b in detected.items()}
     key = hashlib.sha256(json.dumps(
         [sorted((k, v) for k, v in boxes.items()), size, margin]).encode()).hexdigest()[:16]
     out = crop_path(root, size, margin)
     ref = cache.load(root, "oxford", size, mmap=True)
     keep = [i for i, n in enumerate(ref.names) if boxes.get(n) is not None]
-    meta_path = out / "meta.json"
-    if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == key:
-        crops = np.load(out / "images.npy")
-    else:
-        log(f"cutting {len(keep)} face crops ({len(heads)} from Oxford head boxes; margin "
+    crops = _cached_array(out, key)
+    if crops is None:
+        log(f"cutting {len(keep)} face crops ({heads} from Oxford head boxes; margin "
             f"{margin:g}, {size} px) -> {out}")
         crops = np.zeros((len(keep), size, size, 3), np.uint8)
         for j, i in enumerate(keep):
@@ -307,15 +356,48 @@ def load_face_crops(root: Path, size: int, margin: float, *,
             assert box is not None
             crops[j] = face_crop(open_rgb(src / "images" / f"{ref.names[i]}.jpg"), box, margin,
                                  size)
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "images.npy", crops)
-        meta = {"fingerprint": key, "margin": margin, "size": size, "count": len(crops),
-                "of_cats": len(boxes)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
+        _save_array(out, crops, {"fingerprint": key, "margin": margin, "size": size,
+                                 "count": len(crops), "of_cats": len(boxes)})
     idx = np.array(keep, dtype=np.int64)
     return cache.CachedSet(crops, ref.labels[idx], ref.splits[idx],
                            [ref.names[i] for i in keep], "oxford")
+
+
+def views_path(root: Path, size: int, margin: float, count: int) -> Path:
+    return crop_path(root, size, margin).with_name(f"faces-m{margin:g}-s{size}-views{count}")
+
+
+def load_face_views(root: Path, names: Sequence[str], size: int, margin: float, count: int,
+                    zoom: float, shift: float, *, log: Callable[[str], None] = print
+                    ) -> np.ndarray:
+    """(len(names), count, size, size, 3) uint8: ``count`` framings of each named Oxford cat's
+    face (``view_square``), each cut from the photo itself and scaled down once, so that a view
+    holds pixels the fixed crop and its jitter never show. Cut once, kept beside the face
+    crops."""
+    boxes, _ = face_boxes(root, log=log)
+    missing = [n for n in names if boxes.get(n) is None]
+    if missing:
+        raise FaceCropError(f"{len(missing)} of the photos asked for views have no face box "
+                            f"(e.g. {missing[0]})")
+    _, src = _oxford_source(root)
+    key = hashlib.sha256(json.dumps(
+        [VIEWS_VERSION, [(n, boxes[n]) for n in names], size, margin, count, zoom, shift]
+    ).encode()).hexdigest()[:16]
+    out = views_path(root, size, margin, count)
+    views = _cached_array(out, key)
+    if views is None:
+        log(f"cutting {count} views of each of {len(names)} cat faces (margin {margin:g} "
+            f"scaled by up to {1 + zoom:g}x, moved by up to {shift:g} of the side; {size} px) "
+            f"-> {out}")
+        views = np.zeros((len(names), count, size, size, 3), np.uint8)
+        for i, name in enumerate(names):
+            box = boxes[name]
+            assert box is not None
+            im = open_rgb(src / "images" / f"{name}.jpg")
+            for v in range(count):
+                views[i, v] = cut_square(
+                    im, view_square(im.size, box, margin, name, v, zoom, shift), size)
+        _save_array(out, views, {"fingerprint": key, "margin": margin, "size": size,
+                                 "views": count, "zoom": zoom, "shift": shift,
+                                 "count": len(names)})
+    return views

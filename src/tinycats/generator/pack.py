@@ -22,7 +22,7 @@ import numpy as np
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache, jpeg_images
 from tinycats.data.sources import Source, load_registry, register
-from tinycats.generator.crops import Crop, load_cropped_oxford
+from tinycats.generator.crops import VIEWS_FILE, Crop, Views, load_cropped_oxford, load_views
 from tinycats.generator.near_copies import CUT_KEY, near_copy_cut
 
 
@@ -42,9 +42,11 @@ def write_set(dst: Path, images: np.ndarray, labels: np.ndarray, splits: np.ndar
 
 
 def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: int = 1500,
-                        crop: Crop | None = None, jpeg_quality: int | None = None) -> int:
+                        crop: Crop | None = None, jpeg_quality: int | None = None,
+                        views: Views | None = None) -> int:
     """Returns the total bytes written. ``crop``: the recipe's ``data.crop`` (default centre);
-    ``jpeg_quality``: store the images as JPEG of this quality (default: raw arrays, exact)."""
+    ``jpeg_quality``: store the images as JPEG of this quality (default: raw arrays, exact);
+    ``views``: the recipe's ``data.crop_views`` (kept as raw arrays beside the crops)."""
     crop = crop or Crop()
     if out.exists():
         shutil.rmtree(out)
@@ -58,8 +60,12 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     if crop.kind != "centre":
         man["crop"] = crop.record()
     names = [n for n, k in zip(ox.names, keep, strict=True) if k]
-    write_set(cache.cache_path(out, "oxford", size), ox.images[keep], ox.labels[keep],
-              ox.splits[keep], names, man, jpeg_quality)
+    if views is not None:
+        man["views"] = views.record()
+    dst = cache.cache_path(out, "oxford", size)
+    write_set(dst, ox.images[keep], ox.labels[keep], ox.splits[keep], names, man, jpeg_quality)
+    if views is not None:
+        np.save(dst / VIEWS_FILE, load_views(root, size, crop, views, names))
     register(out, Source("oxford", "oxford", "(packed)"))
     for src in load_registry(root).values():
         if src.label != "any_cat" or any_cat_limit <= 0:
