@@ -312,14 +312,20 @@ def test_a_pack_carries_the_recipes_views(prepared_64: Path, oxford_mini_copy: P
                                           tmp_path: Path, cli: Any) -> None:
     recipe = tmp_path / "views.yaml"
     recipe.write_text("name: views\ndata:\n  crop: face\n  crop_views: 3\n")
-    out = tmp_path / "pack"
+    out, jpeg_out = tmp_path / "pack", tmp_path / "pack-jpeg"
     r = cli("data", "pack-generator", "--out", str(out), "--size", "64", "-c", str(recipe))
+    assert r.code == 0, r.err
+    # as JPEG, as the GPU script packs
+    r = cli("data", "pack-generator", "--out", str(jpeg_out), "--size", "64", "-c", str(recipe),
+            "--jpeg-quality", "95")
     assert r.code == 0, r.err
     cfg = dataclasses.replace(FACE, crop_views=3)
     full = load_gen_data(prepared_64, cfg)
     (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()  # the pack does not read photos
-    packed = load_gen_data(out, cfg)
-    assert packed.views is not None and full.views is not None
+    packed, jpeg = load_gen_data(out, cfg), load_gen_data(jpeg_out, cfg)
+    assert packed.views is not None and full.views is not None and jpeg.views is not None
     assert torch.equal(packed.views, full.views)
+    assert jpeg.views.shape == full.views.shape  # the same views within JPEG's error
+    assert (jpeg.views.float() - full.views.float()).abs().mean() < 2
     with pytest.raises(CropError, match=r"holds views \{'count': 3.*'count': 4"):
         load_gen_data(out, dataclasses.replace(cfg, crop_views=4))

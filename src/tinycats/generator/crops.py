@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycats.data import cache
+from tinycats.data import cache, jpeg_images
 from tinycats.errors import TinycatsError
 
 #: the ways a recipe's ``data.crop`` can cut a breed photo (``Crop.kind``)
@@ -62,8 +62,10 @@ class Views:
         return {"count": self.count, "zoom": self.zoom, "shift": self.shift}
 
 
-#: the file a data pack keeps its views in, beside the packed Oxford crops
+#: the files a data pack keeps its views in, beside the packed Oxford crops: raw, or as JPEG
+#: when the pack's images are (data/jpeg_images.py)
 VIEWS_FILE = "views.npy"
+VIEWS_JPEG_FILE = "views.jpg.npz"
 
 
 def load_views(root: Path, size: int, crop: Crop, views: Views, names: list[str], *,
@@ -78,12 +80,14 @@ def load_views(root: Path, size: int, crop: Crop, views: Views, names: list[str]
     packed = json.loads(man.read_text()) if man.exists() else {}
     if "crop" in packed:
         have = packed.get("views")
-        if have != views.record() or not (folder / VIEWS_FILE).exists():
+        if have != views.record():
             raise CropError(f"the data pack at {root} holds views {have}, but the recipe asks "
                             f"for {views.record()}: pack the data again with the recipe")
-        packed_names = json.loads((folder / "names.json").read_text())
-        if packed_names != names:
+        if json.loads((folder / "names.json").read_text()) != names:
             raise CropError(f"the views in the data pack at {root} are of other photos")
+        if (folder / VIEWS_JPEG_FILE).exists():
+            flat = jpeg_images.load(folder / VIEWS_JPEG_FILE)
+            return flat.reshape(len(names), views.count, *flat.shape[1:])
         return np.load(folder / VIEWS_FILE)
     from tinycats.generator.face_crops import load_face_views
     return load_face_views(root, names, size, crop.margin, views.count, views.zoom, views.shift,

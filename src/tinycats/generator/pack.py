@@ -22,7 +22,14 @@ import numpy as np
 from tinycats.breeds import NUM_BREEDS
 from tinycats.data import cache, jpeg_images
 from tinycats.data.sources import Source, load_registry, register
-from tinycats.generator.crops import VIEWS_FILE, Crop, Views, load_cropped_oxford, load_views
+from tinycats.generator.crops import (
+    VIEWS_FILE,
+    VIEWS_JPEG_FILE,
+    Crop,
+    Views,
+    load_cropped_oxford,
+    load_views,
+)
 from tinycats.generator.near_copies import CUT_KEY, near_copy_cut
 
 
@@ -46,7 +53,7 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
                         views: Views | None = None) -> int:
     """Returns the total bytes written. ``crop``: the recipe's ``data.crop`` (default centre);
     ``jpeg_quality``: store the images as JPEG of this quality (default: raw arrays, exact);
-    ``views``: the recipe's ``data.crop_views`` (kept as raw arrays beside the crops)."""
+    ``views``: the recipe's ``data.crop_views``, stored as the crops are."""
     crop = crop or Crop()
     if out.exists():
         shutil.rmtree(out)
@@ -65,7 +72,11 @@ def pack_generator_data(root: Path, out: Path, size: int = 64, any_cat_limit: in
     dst = cache.cache_path(out, "oxford", size)
     write_set(dst, ox.images[keep], ox.labels[keep], ox.splits[keep], names, man, jpeg_quality)
     if views is not None:
-        np.save(dst / VIEWS_FILE, load_views(root, size, crop, views, names))
+        vs = load_views(root, size, crop, views, names)
+        if jpeg_quality is None:
+            np.save(dst / VIEWS_FILE, vs)
+        else:
+            jpeg_images.save(dst / VIEWS_JPEG_FILE, vs.reshape(-1, *vs.shape[2:]), jpeg_quality)
     register(out, Source("oxford", "oxford", "(packed)"))
     for src in load_registry(root).values():
         if src.label != "any_cat" or any_cat_limit <= 0:
