@@ -7,9 +7,11 @@ as the crops themselves and once as 8 views each. Every 250 steps the near-copy 
 64 EMA samples against the 48 crops (the evaluation's cut, from the test crops); the kept EMAs
 are then also measured against every view, since a model could copy a view rather than the crop.
 
-    TINYCATS_DATA=<data> python reports/generator-2026-12-08-views/proxy.py <arm> <run-dir> [steps]
+    TINYCATS_DATA=<data> python reports/generator-2026-12-08-views/proxy.py <arm> <run-dir> \
+        [steps] [threads]
 
-arm: "crops" or "views". Prints one JSON line per tracked step.
+arm: "crops" or "views"; the two arms ran side by side with one thread each. Prints one JSON
+line per tracked step.
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ PER_BREED = 4
 
 def main() -> None:
     arm, run_dir = sys.argv[1], Path(sys.argv[2])
-    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 1500
+    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 1600
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     root = Path(os.environ["TINYCATS_DATA"])
     recipe = yaml.safe_load(Path("configs/generator.yaml").read_text())
     recipe["data"]["crop_views"] = 8 if arm == "views" else 0
-    recipe["train"].update(steps=steps, warmup=100, track_every=250, track_samples=64,
-                           keep_tracked_ema=True, sample_every=0, ckpt_every=250,
-                           max_minutes=None)
+    recipe["train"].update(steps=steps, warmup=min(100, steps // 2), max_minutes=None,
+                           track_every=min(250, steps), track_samples=64, keep_tracked_ema=True,
+                           sample_every=0, ckpt_every=250, threads=threads)
     cfg = from_dict(GeneratorConfig, recipe)
     full = load_gen_data(root, dataclasses.replace(cfg.data, crop_views=8))
     labels = full.labels.numpy()
