@@ -319,6 +319,11 @@ def test_a_pack_carries_the_recipes_views(prepared_64: Path, oxford_mini_copy: P
     r = cli("data", "pack-generator", "--out", str(jpeg_out), "--size", "64", "-c", str(recipe),
             "--jpeg-quality", "95")
     assert r.code == 0, r.err
+    plain = tmp_path / "faces.yaml"  # a face-crop recipe without views
+    plain.write_text("name: faces\ndata:\n  crop: face\n")
+    r = cli("data", "pack-generator", "--out", str(tmp_path / "no-views-pack"), "--size", "64",
+            "-c", str(plain))
+    assert r.code == 0, r.err
     cfg = dataclasses.replace(FACE, crop_views=3)
     full = load_gen_data(prepared_64, cfg)
     (oxford_mini_copy / "images" / "Persian_10.jpg").unlink()  # the pack does not read photos
@@ -329,3 +334,5 @@ def test_a_pack_carries_the_recipes_views(prepared_64: Path, oxford_mini_copy: P
     assert (jpeg.views.float() - full.views.float()).abs().mean() < 2
     with pytest.raises(CropError, match=r"holds views \{'count': 3.*'count': 4"):
         load_gen_data(out, dataclasses.replace(cfg, crop_views=4))
+    with pytest.raises(CropError, match=r"holds no views.*views \{'count': 3"):
+        load_gen_data(tmp_path / "no-views-pack", cfg)

@@ -81,8 +81,9 @@ def load_views(root: Path, size: int, crop: Crop, views: Views, names: list[str]
     if "crop" in packed:
         have = packed.get("views")
         if have != views.record():
-            raise CropError(f"the data pack at {root} holds views {have}, but the recipe asks "
-                            f"for {views.record()}: pack the data again with the recipe")
+            held = "no views" if have is None else f"views {have}"
+            raise CropError(f"the data pack at {root} holds {held}, but the recipe asks for "
+                            f"views {views.record()}: pack the data again with the recipe")
         if json.loads((folder / "names.json").read_text()) != names:
             raise CropError(f"the views in the data pack at {root} are of other photos")
         if (folder / VIEWS_JPEG_FILE).exists():

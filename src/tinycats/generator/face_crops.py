@@ -364,7 +364,8 @@ def load_face_crops(root: Path, size: int, margin: float, *,
 
 
 def views_path(root: Path, size: int, margin: float, count: int) -> Path:
-    return crop_path(root, size, margin).with_name(f"faces-m{margin:g}-s{size}-views{count}")
+    crops = crop_path(root, size, margin)
+    return crops.with_name(f"{crops.name}-views{count}")
 
 
 def load_face_views(root: Path, names: Sequence[str], size: int, margin: float, count: int,
